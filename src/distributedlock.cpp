@@ -1,0 +1,697 @@
+#include "distributedlock.h"
+
+#include "distributedlock_p.h"
+#include "logging_p.h"
+
+#include <QtCore/QRandomGenerator>
+#include <QtCore/QTimerEvent>
+
+#include <algorithm>
+
+namespace QRedlock {
+
+namespace {
+constexpr qint64 NsPerMs = 1000000;
+constexpr int TokenBytes = 20;
+
+const char *resultName(DistributedLock::ServerOutcome::Result r)
+{
+    using R = DistributedLock::ServerOutcome::Result;
+    switch (r) {
+    case R::Pending: return "pending";
+    case R::Granted: return "granted";
+    case R::Refused: return "refused";
+    case R::Timeout: return "timeout";
+    case R::Error: return "error";
+    }
+    return "unknown";
+}
+
+int msUntil(qint64 deadlineNs)
+{
+    const qint64 left = deadlineNs - monotonicNs();
+    return left <= 0 ? 0 : int(left / NsPerMs);
+}
+} // namespace
+
+// ---- helpers -----------------------------------------------------------------------------
+
+LockManagerPrivate *DistributedLockPrivate::managerPrivate() const
+{
+    LockManager *m = manager ? manager.data() : nullptr;
+    return m ? LockManagerPrivate::get(m) : nullptr;
+}
+
+QString DistributedLockPrivate::validate() const
+{
+    LockManager *m = q->manager();
+    if (!m)
+        return QStringLiteral("no lock manager: call setManager() or set QREDLOCK_SERVERS");
+    if (m->serverCount() == 0) {
+        const QString why = m->errorString();
+        return QStringLiteral("the lock manager has no servers%1").arg(why.isEmpty() ? QString() : u": " + why);
+    }
+    if (resources.isEmpty())
+        return QStringLiteral("no resource set: call setResource() before acquiring");
+    for (const QString &r : resources) {
+        if (r.isEmpty())
+            return QStringLiteral("empty resource name");
+    }
+    if (ttl <= 0)
+        return QStringLiteral("TTL must be positive, got %1 ms").arg(ttl);
+    const qint64 margin = LockManagerPrivate::get(m)->driftMarginNs(ttl);
+    if (qint64(ttl) * NsPerMs <= margin)
+        return QStringLiteral("TTL %1 ms is too short: the clock drift allowance alone is %2 ms")
+                .arg(ttl).arg(double(margin) / NsPerMs);
+    if (acquireTimeout < -1)
+        return QStringLiteral("acquire timeout must be >= 0 ms or -1, got %1").arg(acquireTimeout);
+    return QString();
+}
+
+void DistributedLockPrivate::setState(DistributedLock::State s)
+{
+    if (state == s)
+        return;
+    const bool wasLocked = state == DistributedLock::State::Locked;
+    state = s;
+    Q_EMIT q->stateChanged();
+    if (wasLocked != (s == DistributedLock::State::Locked))
+        Q_EMIT q->lockedChanged();
+}
+
+void DistributedLockPrivate::setError(DistributedLock::Error e, const QString &message)
+{
+    if (error == e && errorString == message)
+        return;
+    error = e;
+    errorString = message;
+    Q_EMIT q->errorChanged();
+}
+
+void DistributedLockPrivate::emitErrorLater(DistributedLock::Error e, const QString &message, bool failedAcquire)
+{
+    QPointer<DistributedLock> self(q);
+    QMetaObject::invokeMethod(
+            q,
+            [self, e, message, failedAcquire] {
+                if (!self)
+                    return;
+                self->d->setError(e, message);
+                Q_EMIT self->errorOccurred(e);
+                if (failedAcquire)
+                    Q_EMIT self->acquireFailed();
+            },
+            Qt::QueuedConnection);
+}
+
+void DistributedLockPrivate::newToken()
+{
+    quint32 words[TokenBytes / 4];
+    QRandomGenerator::system()->fillRange(words);
+    token = QByteArray(reinterpret_cast<const char *>(words), TokenBytes).toHex();
+    Q_EMIT q->tokenChanged();
+}
+
+int DistributedLockPrivate::jitteredRetryDelay() const
+{
+    const LockManagerPrivate *mp = managerPrivate();
+    const int base = mp ? mp->retryDelay : 200;
+    const int jitter = mp ? mp->retryJitter : 0;
+    const int delta = jitter > 0 ? int(QRandomGenerator::global()->bounded(2 * jitter + 1)) - jitter : 0;
+    return std::max(0, base + delta);
+}
+
+void DistributedLockPrivate::trackRound(const std::shared_ptr<QuorumRound> &round)
+{
+    lastRound = round;
+    Q_EMIT q->serverStatusChanged();
+}
+
+QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
+{
+    const LockManagerPrivate *mp = managerPrivate();
+    QStringList parts;
+    for (int i = 0; i < round.size(); ++i) {
+        const QuorumRound::Server &s = round.servers[size_t(i)];
+        QString name = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString::number(i);
+        QString part = name + u' ' + QLatin1String(resultName(s.result));
+        if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted)
+            part += u" (" + s.detail + u')';
+        parts << part;
+    }
+    return QStringLiteral("%1 of %2 servers granted (quorum %3): %4")
+            .arg(round.granted).arg(round.size()).arg(round.quorum).arg(parts.join(QStringLiteral("; ")));
+}
+
+static DistributedLock::Error errorFor(const QuorumRound &round)
+{
+    if (round.refused > 0)
+        return DistributedLock::Error::Conflict;
+    bool auth = false;
+    bool protocol = false;
+    for (const QuorumRound::Server &s : round.servers) {
+        auth = auth || s.failure == RedisFailure::Auth;
+        protocol = protocol || s.failure == RedisFailure::Protocol;
+    }
+    if (auth)
+        return DistributedLock::Error::AuthError;
+    if (protocol)
+        return DistributedLock::Error::ProtocolError;
+    return DistributedLock::Error::NoQuorum;
+}
+
+void DistributedLockPrivate::stopTimers()
+{
+    expiryTimer.stop();
+    extendTimer.stop();
+    retryTimer.stop();
+}
+
+void DistributedLockPrivate::cleanup(const QByteArray &oldToken)
+{
+    LockManagerPrivate *mp = managerPrivate();
+    if (!mp || oldToken.isEmpty() || keys.isEmpty() || mp->connections.empty())
+        return;
+    // Fire and forget: the round keeps itself alive until every server answered.
+    mp->release(keys, oldToken);
+}
+
+void DistributedLockPrivate::onManagerDestroyed()
+{
+    ++generation;
+    extending = false;
+    extendTimer.stop();
+    retryTimer.stop();
+    switch (state) {
+    case DistributedLock::State::Acquiring:
+        setState(DistributedLock::State::Unlocked);
+        setError(DistributedLock::Error::Cancelled, QStringLiteral("the lock manager was destroyed"));
+        Q_EMIT q->errorOccurred(error);
+        Q_EMIT q->acquireFailed();
+        break;
+    case DistributedLock::State::Releasing:
+        finishRelease();
+        break;
+    case DistributedLock::State::Locked: // stays valid until it expires; it can no longer be extended
+    case DistributedLock::State::Unlocked:
+        break;
+    }
+}
+
+// ---- acquisition -------------------------------------------------------------------------
+
+void DistributedLockPrivate::start(bool retry)
+{
+    switch (state) {
+    case DistributedLock::State::Locked:
+    case DistributedLock::State::Acquiring:
+        qCDebug(lcLock) << "acquire ignored: already" << state;
+        return;
+    case DistributedLock::State::Releasing:
+        reacquireAfterRelease = true;
+        retrying = retry;
+        return;
+    case DistributedLock::State::Unlocked:
+        break;
+    }
+    const QString problem = validate();
+    if (!problem.isEmpty()) {
+        qCWarning(lcLock).noquote() << "cannot acquire:" << problem;
+        emitErrorLater(DistributedLock::Error::InvalidArgument, problem, true);
+        return;
+    }
+    LockManager *m = q->manager();
+    if (manager != m) {
+        QObject::disconnect(managerDestroyedConnection);
+        manager = m;
+    }
+    if (!managerDestroyedConnection)
+        managerDestroyedConnection = QObject::connect(m, &QObject::destroyed, q, [this] { onManagerDestroyed(); });
+    keys = LockManagerPrivate::get(m)->keysFor(resources);
+    retrying = retry;
+    attempts = 0;
+    acquireStartNs = monotonicNs();
+    setError(DistributedLock::Error::NoError, QString());
+    if (fencingToken != -1) {
+        fencingToken = -1;
+        Q_EMIT q->fencingTokenChanged();
+    }
+    setState(DistributedLock::State::Acquiring);
+    startAttempt();
+}
+
+void DistributedLockPrivate::startAttempt()
+{
+    LockManagerPrivate *mp = managerPrivate();
+    if (!mp || mp->connections.empty()) {
+        attemptFailed(DistributedLock::Error::Cancelled, QStringLiteral("the lock manager has no servers any more"));
+        return;
+    }
+    ++attempts;
+    newToken();
+    const quint64 gen = ++generation;
+    const qint64 t0 = monotonicNs();
+    lastAttemptT0 = t0;
+    auto round = mp->acquire(keys, token, ttl, fencing);
+    QPointer<DistributedLock> self(q);
+    round->onDecided = [self, gen, t0](QuorumRound &r) {
+        if (self && self->d->generation == gen)
+            self->d->onAcquireDecided(r, gen, t0);
+    };
+    trackRound(round);
+}
+
+void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, qint64 t0)
+{
+    LockManagerPrivate *mp = managerPrivate();
+    const qint64 validUntil = t0 + qint64(ttl) * NsPerMs - (mp ? mp->driftMarginNs(ttl) : 0);
+    Q_EMIT q->serverStatusChanged();
+    if (!round.succeeded()) {
+        attemptFailed(errorFor(round), QStringLiteral("lock '%1' not acquired: %2")
+                                               .arg(resources.join(u','), describeRound(round)));
+        return;
+    }
+    if (round.decidedNs >= validUntil) {
+        attemptFailed(DistributedLock::Error::Timeout,
+                      QStringLiteral("lock '%1': a quorum granted after %2 ms, when the %3 ms TTL left no validity")
+                              .arg(resources.join(u','))
+                              .arg(double(round.decidedNs - t0) / NsPerMs, 0, 'f', 1)
+                              .arg(ttl));
+        return;
+    }
+    validUntilNs = validUntil;
+    if (!fencing) {
+        becomeLocked();
+        return;
+    }
+    // Fencing: the next token is above every counter a quorum reported; raise the counters
+    // to it on every server where we hold the keys, and count it only at quorum.
+    qint64 top = 0;
+    for (const QuorumRound::Server &s : round.servers) {
+        if (s.result == QuorumRound::Result::Granted)
+            top = std::max(top, s.counter);
+    }
+    const qint64 value = top + 1;
+    auto raise = mp->raiseFence(keys, token, value);
+    QPointer<DistributedLock> self(q);
+    raise->onDecided = [self, gen, value](QuorumRound &r) {
+        if (!self || self->d->generation != gen)
+            return;
+        DistributedLockPrivate *d = self->d.get();
+        Q_EMIT self->serverStatusChanged();
+        if (r.succeeded() && r.decidedNs < d->validUntilNs) {
+            d->fencingToken = value;
+            Q_EMIT self->fencingTokenChanged();
+            d->becomeLocked();
+        } else if (r.succeeded()) {
+            d->attemptFailed(DistributedLock::Error::Timeout,
+                             QStringLiteral("fencing round finished after the validity ran out"));
+        } else {
+            d->attemptFailed(errorFor(r), QStringLiteral("fencing round failed: %1").arg(d->describeRound(r)));
+        }
+    };
+    trackRound(raise);
+}
+
+void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message)
+{
+    cleanup(token); // every server, also those that did not answer: their SET may still land
+    ++generation;
+    qCDebug(lcLock).noquote() << message;
+    if (state != DistributedLock::State::Acquiring)
+        return;
+
+    bool again = retrying && e != DistributedLock::Error::InvalidArgument && e != DistributedLock::Error::Cancelled;
+    const int delay = jitteredRetryDelay();
+    if (again) {
+        if (acquireTimeout >= 0) {
+            again = monotonicNs() + qint64(delay) * NsPerMs < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
+        } else {
+            const LockManagerPrivate *mp = managerPrivate();
+            const int retries = mp ? mp->retryCount : 0;
+            again = retries < 0 || attempts <= retries;
+        }
+    }
+    if (again) {
+        errorString = message; // remembered, not yet reported: the next attempt may succeed
+        retryTimer.start(delay, Qt::PreciseTimer, q);
+        return;
+    }
+    token.clear();
+    Q_EMIT q->tokenChanged();
+    setState(DistributedLock::State::Unlocked);
+    QString text = message;
+    if (attempts > 1)
+        text += QStringLiteral(" (gave up after %1 attempts in %2 ms)")
+                        .arg(attempts)
+                        .arg((monotonicNs() - acquireStartNs) / NsPerMs);
+    setError(e, text);
+    Q_EMIT q->errorOccurred(e);
+    Q_EMIT q->acquireFailed();
+}
+
+void DistributedLockPrivate::becomeLocked()
+{
+    expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
+    if (autoExtend)
+        scheduleExtension(lastAttemptT0);
+    qCDebug(lcLock).noquote() << "acquired" << resources.join(u',') << "valid for"
+                              << msUntil(validUntilNs) << "ms";
+    setState(DistributedLock::State::Locked);
+    Q_EMIT q->validityChanged();
+    Q_EMIT q->acquired();
+}
+
+// ---- holding -----------------------------------------------------------------------------
+
+void DistributedLockPrivate::scheduleExtension(qint64 fromNs)
+{
+    // Renew when a third of the TTL has passed since the lease was (re)granted.
+    const qint64 at = fromNs + qint64(ttl) * NsPerMs / 3;
+    extendTimer.start(msUntil(at), Qt::CoarseTimer, q);
+}
+
+void DistributedLockPrivate::startExtension()
+{
+    if (state != DistributedLock::State::Locked || extending)
+        return;
+    LockManagerPrivate *mp = managerPrivate();
+    if (!mp || mp->connections.empty())
+        return; // nothing to extend with; the expiry timer ends the lock
+    extending = true;
+    const quint64 gen = generation;
+    const qint64 t1 = monotonicNs();
+    auto round = mp->extend(keys, token, ttl);
+    QPointer<DistributedLock> self(q);
+    round->onDecided = [self, gen, t1](QuorumRound &r) {
+        if (self && self->d->generation == gen)
+            self->d->onExtendDecided(r, gen, t1);
+    };
+    trackRound(round);
+}
+
+void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64 t1)
+{
+    extending = false;
+    Q_EMIT q->serverStatusChanged();
+    if (state != DistributedLock::State::Locked)
+        return;
+    LockManagerPrivate *mp = managerPrivate();
+    if (round.succeeded()) {
+        if (round.decidedNs >= validUntilNs) { // confirmed too late: the old lease had run out
+            onExpired();
+            return;
+        }
+        validUntilNs = t1 + qint64(ttl) * NsPerMs - (mp ? mp->driftMarginNs(ttl) : 0);
+        expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
+        if (autoExtend)
+            scheduleExtension(t1);
+        Q_EMIT q->validityChanged();
+        Q_EMIT q->extended();
+        return;
+    }
+    if (round.refused > round.size() - round.quorum) {
+        onLost(QStringLiteral("lock '%1' lost: %2").arg(resources.join(u','), describeRound(round)));
+        return;
+    }
+    // Servers unreachable: try again while validity remains (the expiry timer ends it otherwise).
+    const QString message = QStringLiteral("extension of '%1' failed, retrying: %2")
+                                    .arg(resources.join(u','), describeRound(round));
+    qCInfo(lcLock).noquote() << message;
+    setError(errorFor(round), message);
+    Q_EMIT q->errorOccurred(error);
+    const int left = msUntil(validUntilNs);
+    const int delay = std::clamp(std::min(mp ? mp->retryDelay : 100, left / 4), 5, 1000);
+    if (left > delay)
+        extendTimer.start(delay, Qt::PreciseTimer, q);
+}
+
+void DistributedLockPrivate::onExpired()
+{
+    if (state != DistributedLock::State::Locked)
+        return;
+    stopTimers();
+    ++generation;
+    extending = false;
+    cleanup(token);
+    validUntilNs = 0;
+    qCInfo(lcLock).noquote() << "lock" << resources.join(u',') << "expired";
+    setState(DistributedLock::State::Unlocked);
+    Q_EMIT q->validityChanged();
+    Q_EMIT q->expired();
+}
+
+void DistributedLockPrivate::onLost(const QString &message)
+{
+    stopTimers();
+    ++generation;
+    extending = false;
+    cleanup(token);
+    validUntilNs = 0;
+    qCWarning(lcLock).noquote() << message;
+    setError(DistributedLock::Error::Conflict, message);
+    setState(DistributedLock::State::Unlocked);
+    Q_EMIT q->validityChanged();
+    Q_EMIT q->lost();
+}
+
+void DistributedLockPrivate::finishRelease()
+{
+    validUntilNs = 0;
+    setState(DistributedLock::State::Unlocked);
+    Q_EMIT q->validityChanged();
+    Q_EMIT q->released();
+    if (reacquireAfterRelease) {
+        reacquireAfterRelease = false;
+        start(retrying);
+    }
+}
+
+// ---- DistributedLock ---------------------------------------------------------------------
+
+DistributedLock::DistributedLock(QObject *parent) : QObject(parent), d(new DistributedLockPrivate(this)) { }
+
+DistributedLock::~DistributedLock()
+{
+    if (d->state != State::Unlocked && d->state != State::Releasing)
+        d->cleanup(d->token);
+    QObject::disconnect(d->managerDestroyedConnection);
+}
+
+LockManager *DistributedLock::manager() const
+{
+    return d->manager ? d->manager.data() : LockManager::defaultManager();
+}
+
+void DistributedLock::setManager(LockManager *manager)
+{
+    if (d->manager == manager)
+        return;
+    if (d->state != State::Unlocked) {
+        qCWarning(lcLock) << "setManager() ignored while the lock is" << d->state;
+        return;
+    }
+    QObject::disconnect(d->managerDestroyedConnection);
+    d->managerDestroyedConnection = {};
+    d->manager = manager;
+    Q_EMIT managerChanged();
+}
+
+QString DistributedLock::resource() const { return d->resources.value(0); }
+void DistributedLock::setResource(const QString &resource) { setResources({ resource }); }
+QStringList DistributedLock::resources() const { return d->resources; }
+void DistributedLock::setResources(const QStringList &resources)
+{
+    QStringList unique;
+    for (const QString &r : resources) {
+        if (!unique.contains(r))
+            unique.append(r);
+    }
+    if (d->resources == unique)
+        return;
+    d->resources = unique;
+    Q_EMIT resourcesChanged();
+}
+
+int DistributedLock::ttl() const { return d->ttl; }
+void DistributedLock::setTtl(int ms)
+{
+    if (d->ttl == ms)
+        return;
+    if (ms <= 0)
+        qCWarning(lcLock) << "TTL must be positive, got" << ms << "ms: acquiring will fail";
+    d->ttl = ms;
+    Q_EMIT ttlChanged();
+}
+
+bool DistributedLock::autoExtend() const { return d->autoExtend; }
+void DistributedLock::setAutoExtend(bool on)
+{
+    if (d->autoExtend == on)
+        return;
+    d->autoExtend = on;
+    if (d->state == State::Locked) {
+        if (on)
+            d->scheduleExtension(monotonicNs() - qint64(d->ttl) * NsPerMs / 3); // now
+        else
+            d->extendTimer.stop();
+    }
+    Q_EMIT autoExtendChanged();
+}
+
+bool DistributedLock::fencing() const { return d->fencing; }
+void DistributedLock::setFencing(bool on)
+{
+    if (d->fencing == on)
+        return;
+    d->fencing = on;
+    Q_EMIT fencingChanged();
+}
+
+int DistributedLock::acquireTimeout() const { return d->acquireTimeout; }
+void DistributedLock::setAcquireTimeout(int ms)
+{
+    if (d->acquireTimeout == ms)
+        return;
+    d->acquireTimeout = ms;
+    Q_EMIT acquireTimeoutChanged();
+}
+
+bool DistributedLock::isActive() const { return d->active; }
+void DistributedLock::setActive(bool active)
+{
+    if (d->active == active)
+        return;
+    d->active = active;
+    Q_EMIT activeChanged();
+    // Deferred: a declarative object gets all its properties before the first attempt.
+    QPointer<DistributedLock> self(this);
+    QMetaObject::invokeMethod(
+            this,
+            [self] {
+                if (!self)
+                    return;
+                if (self->d->active)
+                    self->acquire();
+                else
+                    self->release();
+            },
+            Qt::QueuedConnection);
+}
+
+DistributedLock::State DistributedLock::state() const { return d->state; }
+bool DistributedLock::isLocked() const { return d->state == State::Locked; }
+DistributedLock::Error DistributedLock::error() const { return d->error; }
+QString DistributedLock::errorString() const { return d->errorString; }
+int DistributedLock::remainingValidity() const { return d->state == State::Locked ? msUntil(d->validUntilNs) : 0; }
+qint64 DistributedLock::fencingToken() const { return d->fencingToken; }
+QByteArray DistributedLock::token() const { return d->token; }
+
+QList<DistributedLock::ServerOutcome> DistributedLock::serverOutcomes() const
+{
+    QList<ServerOutcome> out;
+    if (!d->lastRound)
+        return out;
+    const LockManagerPrivate *mp = d->managerPrivate();
+    for (int i = 0; i < d->lastRound->size(); ++i) {
+        const QuorumRound::Server &s = d->lastRound->servers[size_t(i)];
+        ServerOutcome o;
+        o.server = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString();
+        o.result = s.result;
+        o.latencyMs = s.latencyNs < 0 ? -1.0 : double(s.latencyNs) / NsPerMs;
+        o.detail = s.detail;
+        out.append(o);
+    }
+    return out;
+}
+
+QVariantList DistributedLock::serverStatus() const
+{
+    QVariantList list;
+    const QList<ServerOutcome> outcomes = serverOutcomes();
+    for (const ServerOutcome &o : outcomes) {
+        QVariantMap m;
+        m.insert(QStringLiteral("server"), o.server);
+        m.insert(QStringLiteral("result"), QString::fromLatin1(resultName(o.result)));
+        m.insert(QStringLiteral("latencyMs"), o.latencyMs);
+        m.insert(QStringLiteral("detail"), o.detail);
+        list.append(m);
+    }
+    return list;
+}
+
+void DistributedLock::acquire() { d->start(true); }
+void DistributedLock::tryAcquire() { d->start(false); }
+
+void DistributedLock::extend()
+{
+    if (d->state != State::Locked) {
+        d->emitErrorLater(Error::InvalidArgument, QStringLiteral("extend() needs a held lock"), false);
+        return;
+    }
+    d->startExtension();
+}
+
+void DistributedLock::release()
+{
+    d->reacquireAfterRelease = false;
+    switch (d->state) {
+    case State::Unlocked:
+    case State::Releasing:
+        return;
+    case State::Acquiring: {
+        ++d->generation;
+        d->retryTimer.stop();
+        d->cleanup(d->token);
+        d->token.clear();
+        Q_EMIT tokenChanged();
+        d->setState(State::Unlocked);
+        d->emitErrorLater(Error::Cancelled, QStringLiteral("acquisition cancelled by release()"), true);
+        return;
+    }
+    case State::Locked:
+        break;
+    }
+    d->stopTimers();
+    d->extending = false;
+    const quint64 gen = ++d->generation;
+    d->setState(State::Releasing);
+    LockManagerPrivate *mp = d->managerPrivate();
+    if (!mp || mp->connections.empty()) {
+        QPointer<DistributedLock> self(this);
+        QMetaObject::invokeMethod(this, [self, gen] {
+            if (self && self->d->generation == gen)
+                self->d->finishRelease();
+        }, Qt::QueuedConnection);
+        return;
+    }
+    auto round = mp->release(d->keys, d->token);
+    QPointer<DistributedLock> self(this);
+    round->onDecided = [self, gen](QuorumRound &) {
+        if (self && self->d->generation == gen) {
+            Q_EMIT self->serverStatusChanged();
+            self->d->finishRelease();
+        }
+    };
+    d->trackRound(round);
+}
+
+void DistributedLock::timerEvent(QTimerEvent *event)
+{
+    const int id = event->timerId();
+    if (id == d->expiryTimer.timerId()) {
+        d->expiryTimer.stop();
+        d->onExpired();
+    } else if (id == d->extendTimer.timerId()) {
+        d->extendTimer.stop();
+        d->startExtension();
+    } else if (id == d->retryTimer.timerId()) {
+        d->retryTimer.stop();
+        if (d->state == State::Acquiring)
+            d->startAttempt();
+    } else {
+        QObject::timerEvent(event);
+    }
+}
+
+} // namespace QRedlock

@@ -1,0 +1,75 @@
+#pragma once
+
+#include "distributedlock.h"
+#include "lockmanager_p.h"
+
+#include <QtCore/QBasicTimer>
+#include <QtCore/QPointer>
+
+namespace QRedlock {
+
+class DistributedLockPrivate
+{
+public:
+    explicit DistributedLockPrivate(DistributedLock *q) : q(q) { }
+
+    LockManagerPrivate *managerPrivate() const;
+    QString validate() const;
+    void start(bool retry);
+    void startAttempt();
+    void onAcquireDecided(QuorumRound &round, quint64 attempt, qint64 t0);
+    void onFenceDecided(QuorumRound &round, quint64 attempt);
+    void attemptFailed(DistributedLock::Error error, const QString &message);
+    void becomeLocked();
+    void startExtension();
+    void onExtendDecided(QuorumRound &round, quint64 attempt, qint64 t1);
+    void scheduleExtension(qint64 fromNs);
+    void onExpired();
+    void onLost(const QString &message);
+    void cleanup(const QByteArray &token);
+    void finishRelease();
+    void stopTimers();
+    void setState(DistributedLock::State s);
+    void setError(DistributedLock::Error e, const QString &message);
+    void emitErrorLater(DistributedLock::Error e, const QString &message, bool acquireFailed);
+    void trackRound(const std::shared_ptr<QuorumRound> &round);
+    QString describeRound(const QuorumRound &round) const;
+    int jitteredRetryDelay() const;
+    void newToken();
+    void onManagerDestroyed();
+
+    DistributedLock *q;
+    QPointer<LockManager> manager;
+    QMetaObject::Connection managerDestroyedConnection;
+    QStringList resources;
+    QList<QByteArray> keys;
+    int ttl = 30000;
+    bool autoExtend = false;
+    bool fencing = false;
+    int acquireTimeout = -1;
+    bool active = false;
+
+    DistributedLock::State state = DistributedLock::State::Unlocked;
+    DistributedLock::Error error = DistributedLock::Error::NoError;
+    QString errorString;
+    QByteArray token;
+    qint64 fencingToken = -1;
+    qint64 validUntilNs = 0;
+
+    // Every acquisition attempt, extension and release bumps this; replies for an older
+    // value are stale and ignored.
+    quint64 generation = 0;
+    bool retrying = false;
+    bool reacquireAfterRelease = false;
+    bool extending = false;
+    int attempts = 0;
+    qint64 acquireStartNs = 0;
+    qint64 lastAttemptT0 = 0;
+
+    QBasicTimer expiryTimer;
+    QBasicTimer extendTimer;
+    QBasicTimer retryTimer;
+    std::shared_ptr<QuorumRound> lastRound;
+};
+
+} // namespace QRedlock

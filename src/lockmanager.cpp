@@ -1,0 +1,475 @@
+#include "lockmanager.h"
+
+#include "lockmanager_p.h"
+#include "logging_p.h"
+
+#include <QtCore/QCoreApplication>
+#include <QtCore/QHash>
+#include <QtCore/QMetaEnum>
+#include <QtCore/QPointer>
+
+#include <cmath>
+
+namespace QRedlock {
+
+namespace {
+
+// All keys on one server are taken together or not at all.
+const char AcquireMultiLua[] = R"lua(
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+)lua";
+
+// KEYS: n lock keys, then their n fencing counters. Returns {granted, highest counter}.
+const char AcquireFencedLua[] = R"lua(
+local n = #KEYS / 2
+local top = 0
+for i = n + 1, #KEYS do
+  local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if c > top then top = c end
+end
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return {0, top} end
+end
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+return {1, top}
+)lua";
+
+// Raises the counters to ARGV[2] ("set if greater"), only while we still hold every key.
+const char RaiseFenceLua[] = R"lua(
+local n = #KEYS / 2
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
+end
+local v = tonumber(ARGV[2])
+for i = n + 1, #KEYS do
+  local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if c < v then redis.call('SET', KEYS[i], ARGV[2]) end
+end
+return 1
+)lua";
+
+// Compare-and-PEXPIRE: never re-creates a missing key.
+const char ExtendLua[] = R"lua(
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+return 1
+)lua";
+
+// Compare-and-DEL. Returns how many keys were ours and are now gone.
+const char ReleaseLua[] = R"lua(
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then n = n + redis.call('DEL', KEYS[i]) end
+end
+return n
+)lua";
+
+using Result = QuorumRound::Result;
+
+Result failureResult(const RedisReply &reply, QuorumRound::Server &s)
+{
+    s.detail = reply.errorString;
+    return reply.failure == RedisFailure::Timeout ? Result::Timeout : Result::Error;
+}
+
+Result classifySet(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    if (reply.value.isStatus("OK"))
+        return Result::Granted;
+    if (reply.value.isNil())
+        return Result::Refused;
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to SET") : reply.errorString;
+    return Result::Error;
+}
+
+Result classifyFlag(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    if (reply.value.isInteger(1))
+        return Result::Granted;
+    if (reply.value.isInteger(0))
+        return Result::Refused;
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to script") : reply.errorString;
+    return Result::Error;
+}
+
+Result classifyFenced(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    const RedisValue &v = reply.value;
+    if (v.type == RedisValue::Type::Array && v.elements.size() == 2
+        && v.elements.at(0).type == RedisValue::Type::Integer && v.elements.at(1).type == RedisValue::Type::Integer) {
+        s.counter = v.elements.at(1).integer;
+        return v.elements.at(0).integer == 1 ? Result::Granted : Result::Refused;
+    }
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to fenced acquire") : reply.errorString;
+    return Result::Error;
+}
+
+Result classifyRelease(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    if (reply.value.type == RedisValue::Type::Integer)
+        return reply.value.integer > 0 ? Result::Granted : Result::Refused;
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to release") : reply.errorString;
+    return Result::Error;
+}
+
+QPointer<LockManager> &defaultInstance()
+{
+    static QPointer<LockManager> instance;
+    return instance;
+}
+
+} // namespace
+
+void QuorumRound::record(int index, const RedisReply &reply)
+{
+    Server &s = servers[size_t(index)];
+    if (s.result != Result::Pending)
+        return;
+    s.latencyNs = monotonicNs() - startNs;
+    s.failure = reply.failure;
+    s.result = classify(reply, s);
+    switch (s.result) {
+    case Result::Granted: ++granted; break;
+    case Result::Refused: ++refused; break;
+    default: ++failed; break;
+    }
+    if (decided)
+        return;
+    const bool outcomeKnown = mode == Mode::All
+            ? allAnswered()
+            : (granted >= quorum || refused + failed > size() - quorum);
+    if (!outcomeKnown)
+        return;
+    decided = true;
+    decidedNs = monotonicNs();
+    if (onDecided) {
+        // Move out first: the handler may drop the last reference to this round.
+        auto handler = std::move(onDecided);
+        onDecided = nullptr;
+        handler(*this);
+    }
+}
+
+LockManagerPrivate::LockManagerPrivate(LockManager *q)
+    : q(q),
+      acquireMultiScript(QByteArray(AcquireMultiLua)),
+      acquireFencedScript(QByteArray(AcquireFencedLua)),
+      raiseFenceScript(QByteArray(RaiseFenceLua)),
+      extendScript(QByteArray(ExtendLua)),
+      releaseScript(QByteArray(ReleaseLua))
+{
+}
+
+bool LockManagerPrivate::setError(const QString &message)
+{
+    if (!message.isEmpty())
+        qCWarning(lcManager).noquote() << message;
+    if (errorString != message) {
+        errorString = message;
+        Q_EMIT q->errorStringChanged();
+    }
+    return message.isEmpty();
+}
+
+bool LockManagerPrivate::validateAndBuild(const QStringList &list, QList<RedisEndpoint> *out)
+{
+    QStringList trimmed;
+    for (const QString &u : list) {
+        // Allow one comma-separated string too (as in QREDLOCK_SERVERS).
+        const QStringList parts = u.split(u',', Qt::SkipEmptyParts);
+        for (const QString &p : parts) {
+            if (!p.trimmed().isEmpty())
+                trimmed << p.trimmed();
+        }
+    }
+    if (trimmed.isEmpty())
+        return setError(QStringLiteral("no Redis servers given (at least one URL is needed, three or more for fault tolerance)"));
+    QHash<QString, QString> seen;
+    for (const QString &u : std::as_const(trimmed)) {
+        const RedisEndpoint e = RedisEndpoint::fromString(u);
+        if (!e.isValid())
+            return setError(QStringLiteral("invalid server URL: %1").arg(e.errorString()));
+        const QString id = e.serverIdentity();
+        const auto it = seen.constFind(id);
+        if (it != seen.constEnd())
+            return setError(QStringLiteral("the same server is listed twice (%1 and %2): a duplicate would fake a quorum")
+                                    .arg(it.value(), e.toString()));
+        seen.insert(id, e.toString());
+        out->append(e);
+    }
+    if (out->size() % 2 == 0)
+        qCWarning(lcManager) << "an even number of servers (" << out->size()
+                             << ") tolerates no more failures than" << out->size() - 1;
+    return true;
+}
+
+RedisConnection::Options LockManagerPrivate::connectionOptions() const
+{
+    RedisConnection::Options o;
+    o.requestTimeoutMs = serverTimeout;
+    o.connectTimeoutMs = std::max(1000, serverTimeout * 4);
+    return o;
+}
+
+void LockManagerPrivate::rebuildConnections()
+{
+    for (RedisConnection *c : connections) {
+        c->close(); // pending rounds see Cancelled
+        c->deleteLater();
+    }
+    connections.clear();
+    for (const RedisEndpoint &e : std::as_const(endpoints)) {
+        auto *c = new RedisConnection(e, q);
+        c->setOptions(connectionOptions());
+        for (const RedisScript *s : { &acquireMultiScript, &acquireFencedScript, &raiseFenceScript,
+                                      &extendScript, &releaseScript })
+            c->addStartupScript(*s);
+        QObject::connect(c, &RedisConnection::stateChanged, q, &LockManager::serverStatusChanged);
+        c->open();
+        connections.push_back(c);
+    }
+}
+
+qint64 LockManagerPrivate::driftMarginNs(int ttlMs) const
+{
+    return qint64(std::llround(double(ttlMs) * driftFactor * 1e6)) + 2 * 1000000;
+}
+
+QList<QByteArray> LockManagerPrivate::keysFor(const QStringList &resources) const
+{
+    QList<QByteArray> keys;
+    keys.reserve(resources.size());
+    for (const QString &r : resources)
+        keys.append((keyPrefix + r).toUtf8());
+    return keys;
+}
+
+void LockManagerPrivate::run(const std::shared_ptr<QuorumRound> &round, const QList<QByteArray> &argv)
+{
+    round->startNs = monotonicNs();
+    for (int i = 0; i < int(connections.size()); ++i)
+        connections[size_t(i)]->send(argv, [round, i](const RedisReply &r) { round->record(i, r); }, serverTimeout);
+}
+
+void LockManagerPrivate::runScript(const std::shared_ptr<QuorumRound> &round, const RedisScript &script,
+                                   const QList<QByteArray> &keys, const QList<QByteArray> &args)
+{
+    round->startNs = monotonicNs();
+    for (int i = 0; i < int(connections.size()); ++i)
+        connections[size_t(i)]->evalScript(script, keys, args,
+                                           [round, i](const RedisReply &r) { round->record(i, r); }, serverTimeout);
+}
+
+static QList<QByteArray> withCounters(const QList<QByteArray> &keys)
+{
+    QList<QByteArray> all = keys;
+    for (const QByteArray &k : keys)
+        all.append(k + QByteArrayLiteral(":fencing"));
+    return all;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::acquire(const QList<QByteArray> &keys, const QByteArray &token,
+                                                         int ttlMs, bool fencing)
+{
+    const int n = int(connections.size());
+    const QByteArray ttl = QByteArray::number(ttlMs);
+    if (fencing) {
+        auto round = std::make_shared<QuorumRound>(n, quorum(), QuorumRound::Mode::Quorum, classifyFenced);
+        runScript(round, acquireFencedScript, withCounters(keys), { token, ttl });
+        return round;
+    }
+    if (keys.size() == 1) {
+        auto round = std::make_shared<QuorumRound>(n, quorum(), QuorumRound::Mode::Quorum, classifySet);
+        run(round, { QByteArrayLiteral("SET"), keys.first(), token, QByteArrayLiteral("NX"), QByteArrayLiteral("PX"), ttl });
+        return round;
+    }
+    auto round = std::make_shared<QuorumRound>(n, quorum(), QuorumRound::Mode::Quorum, classifyFlag);
+    runScript(round, acquireMultiScript, keys, { token, ttl });
+    return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::raiseFence(const QList<QByteArray> &keys, const QByteArray &token,
+                                                            qint64 value)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
+                                               classifyFlag);
+    runScript(round, raiseFenceScript, withCounters(keys), { token, QByteArray::number(value) });
+    return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::extend(const QList<QByteArray> &keys, const QByteArray &token,
+                                                        int ttlMs)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
+                                               classifyFlag);
+    runScript(round, extendScript, keys, { token, QByteArray::number(ttlMs) });
+    return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray> &keys, const QByteArray &token)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
+                                               classifyRelease);
+    runScript(round, releaseScript, keys, { token });
+    return round;
+}
+
+// ---------------------------------------------------------------------------------------
+
+LockManager::LockManager(QObject *parent) : QObject(parent), d(new LockManagerPrivate(this)) { }
+
+LockManager::~LockManager()
+{
+    // Locks watching destroyed() fail their pending work; connections go without callbacks.
+    for (RedisConnection *c : d->connections)
+        delete c;
+    d->connections.clear();
+}
+
+QStringList LockManager::servers() const { return d->urls; }
+int LockManager::serverCount() const { return int(d->connections.size()); }
+int LockManager::quorum() const { return d->connections.empty() ? 0 : d->quorum(); }
+
+bool LockManager::setServers(const QStringList &urls)
+{
+    QList<RedisEndpoint> endpoints;
+    if (!d->validateAndBuild(urls, &endpoints))
+        return false;
+    d->setError(QString());
+    QStringList printable;
+    for (const RedisEndpoint &e : std::as_const(endpoints))
+        printable << e.toString();
+    const bool same = endpoints == d->endpoints;
+    if (same)
+        return true;
+    d->endpoints = endpoints;
+    d->urls = urls;
+    d->rebuildConnections();
+    qCDebug(lcManager).noquote() << "servers:" << printable.join(QStringLiteral(", "));
+    Q_EMIT serversChanged();
+    Q_EMIT serverStatusChanged();
+    return true;
+}
+
+double LockManager::driftFactor() const { return d->driftFactor; }
+bool LockManager::setDriftFactor(double factor)
+{
+    if (!(factor >= 0.0 && factor < 0.5))
+        return d->setError(QStringLiteral("drift factor %1 is out of range: expected 0 <= factor < 0.5").arg(factor));
+    if (d->driftFactor != factor) {
+        d->driftFactor = factor;
+        Q_EMIT driftFactorChanged();
+    }
+    return true;
+}
+
+int LockManager::serverTimeout() const { return d->serverTimeout; }
+bool LockManager::setServerTimeout(int ms)
+{
+    if (ms <= 0)
+        return d->setError(QStringLiteral("server timeout must be positive, got %1 ms").arg(ms));
+    if (d->serverTimeout != ms) {
+        d->serverTimeout = ms;
+        for (RedisConnection *c : d->connections)
+            c->setOptions(d->connectionOptions());
+        Q_EMIT serverTimeoutChanged();
+    }
+    return true;
+}
+
+int LockManager::retryCount() const { return d->retryCount; }
+bool LockManager::setRetryCount(int count)
+{
+    if (count < -1)
+        return d->setError(QStringLiteral("retry count must be >= 0 (or -1 for no limit), got %1").arg(count));
+    if (d->retryCount != count) {
+        d->retryCount = count;
+        Q_EMIT retryCountChanged();
+    }
+    return true;
+}
+
+int LockManager::retryDelay() const { return d->retryDelay; }
+bool LockManager::setRetryDelay(int ms)
+{
+    if (ms < 0)
+        return d->setError(QStringLiteral("retry delay must be >= 0, got %1 ms").arg(ms));
+    if (d->retryDelay != ms) {
+        d->retryDelay = ms;
+        Q_EMIT retryDelayChanged();
+    }
+    return true;
+}
+
+int LockManager::retryJitter() const { return d->retryJitter; }
+bool LockManager::setRetryJitter(int ms)
+{
+    if (ms < 0)
+        return d->setError(QStringLiteral("retry jitter must be >= 0, got %1 ms").arg(ms));
+    if (d->retryJitter != ms) {
+        d->retryJitter = ms;
+        Q_EMIT retryJitterChanged();
+    }
+    return true;
+}
+
+QString LockManager::keyPrefix() const { return d->keyPrefix; }
+void LockManager::setKeyPrefix(const QString &prefix)
+{
+    if (d->keyPrefix == prefix)
+        return;
+    d->keyPrefix = prefix;
+    Q_EMIT keyPrefixChanged();
+}
+
+QString LockManager::errorString() const { return d->errorString; }
+
+QVariantList LockManager::serverStatus() const
+{
+    QVariantList list;
+    for (const RedisConnection *c : d->connections) {
+        QVariantMap m;
+        m.insert(QStringLiteral("url"), c->endpoint().toString());
+        m.insert(QStringLiteral("connected"), c->isReady());
+        m.insert(QStringLiteral("state"), QString::fromLatin1(QMetaEnum::fromType<RedisConnection::State>().valueToKey(int(c->state()))));
+        m.insert(QStringLiteral("lastError"), c->lastError());
+        list.append(m);
+    }
+    return list;
+}
+
+LockManager *LockManager::defaultManager()
+{
+    QPointer<LockManager> &instance = defaultInstance();
+    if (!instance) {
+        instance = new LockManager(QCoreApplication::instance());
+        const QString env = qEnvironmentVariable("QREDLOCK_SERVERS");
+        if (env.trimmed().isEmpty())
+            instance->d->setError(QStringLiteral("QREDLOCK_SERVERS is not set: no Redis servers for the default lock manager"));
+        else if (!instance->setServers(env.split(u',', Qt::SkipEmptyParts)))
+            qCWarning(lcManager).noquote() << "QREDLOCK_SERVERS:" << instance->errorString();
+    }
+    return instance;
+}
+
+} // namespace QRedlock

@@ -1,0 +1,100 @@
+// LockManager: the set of Redis servers a group of locks shares, and the timing policy.
+#pragma once
+
+#include "qredlock_export.h"
+
+#include <QtCore/QObject>
+#include <QtCore/QStringList>
+#include <QtCore/QVariantList>
+
+#include <memory>
+
+namespace QRedlock {
+
+class LockManagerPrivate;
+class DistributedLock;
+
+/*!
+    Holds one connection per Redis server and runs the Redlock quorum rounds for any number
+    of DistributedLock objects. A lock is held when a majority (quorum = N/2 + 1) of the
+    servers granted it within its validity time.
+
+    Servers are independent Redis masters (not replicas of each other, not a Redis Cluster).
+    Use an odd number of them: an even number works but tolerates no more failures than the
+    odd number below it.
+*/
+class QREDLOCK_EXPORT LockManager : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(QStringList servers READ servers WRITE setServers NOTIFY serversChanged)
+    Q_PROPERTY(int serverCount READ serverCount NOTIFY serversChanged)
+    Q_PROPERTY(int quorum READ quorum NOTIFY serversChanged)
+    Q_PROPERTY(double driftFactor READ driftFactor WRITE setDriftFactor NOTIFY driftFactorChanged)
+    Q_PROPERTY(int serverTimeout READ serverTimeout WRITE setServerTimeout NOTIFY serverTimeoutChanged)
+    Q_PROPERTY(int retryCount READ retryCount WRITE setRetryCount NOTIFY retryCountChanged)
+    Q_PROPERTY(int retryDelay READ retryDelay WRITE setRetryDelay NOTIFY retryDelayChanged)
+    Q_PROPERTY(int retryJitter READ retryJitter WRITE setRetryJitter NOTIFY retryJitterChanged)
+    Q_PROPERTY(QString keyPrefix READ keyPrefix WRITE setKeyPrefix NOTIFY keyPrefixChanged)
+    Q_PROPERTY(QString errorString READ errorString NOTIFY errorStringChanged)
+    Q_PROPERTY(QVariantList serverStatus READ serverStatus NOTIFY serverStatusChanged)
+
+public:
+    explicit LockManager(QObject *parent = nullptr);
+    ~LockManager() override;
+
+    // Replaces the server set. Returns false, keeps the previous set and says why in
+    // errorString() on bad input: no servers, a malformed URL, or the same server twice.
+    QStringList servers() const;
+    bool setServers(const QStringList &urls);
+    int serverCount() const;
+    int quorum() const;
+
+    // Clock drift allowance: validity = ttl - elapsed - (ttl * driftFactor + 2 ms). [0, 0.5)
+    double driftFactor() const;
+    bool setDriftFactor(double factor);
+
+    // Per-server deadline of one request (ms, > 0). Default 250.
+    int serverTimeout() const;
+    bool setServerTimeout(int ms);
+
+    // How many times acquire() tries again after a failed attempt (-1: until acquireTimeout). Default 10.
+    int retryCount() const;
+    bool setRetryCount(int count);
+    // Pause between attempts (ms, >= 0), randomised by +/- retryJitter (ms, >= 0). Defaults 200 / 100.
+    int retryDelay() const;
+    bool setRetryDelay(int ms);
+    int retryJitter() const;
+    bool setRetryJitter(int ms);
+
+    // Prepended to every resource name to form the Redis key. Default empty.
+    QString keyPrefix() const;
+    void setKeyPrefix(const QString &prefix);
+
+    QString errorString() const;
+
+    // One map per server: url (password hidden), connected (bool), state, lastError.
+    QVariantList serverStatus() const;
+
+    // A process-wide manager configured from QREDLOCK_SERVERS (comma-separated URLs),
+    // created on first use and destroyed with the QCoreApplication.
+    static LockManager *defaultManager();
+
+Q_SIGNALS:
+    void serversChanged();
+    void driftFactorChanged();
+    void serverTimeoutChanged();
+    void retryCountChanged();
+    void retryDelayChanged();
+    void retryJitterChanged();
+    void keyPrefixChanged();
+    void errorStringChanged();
+    void serverStatusChanged();
+
+private:
+    friend class DistributedLock;
+    friend class DistributedLockPrivate;
+    friend class LockManagerPrivate;
+    std::unique_ptr<LockManagerPrivate> d;
+};
+
+} // namespace QRedlock

@@ -1,0 +1,8 @@
+#include "logging_p.h"
+
+namespace QRedlock {
+Q_LOGGING_CATEGORY(lcConnection, "qredlock.connection", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcManager, "qredlock.manager", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcLock, "qredlock.lock", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcJob, "qredlock.job", QtWarningMsg)
+} // namespace QRedlock

@@ -1,0 +1,663 @@
+#include "redisconnection_p.h"
+
+#include "logging_p.h"
+
+#include <QtCore/QCryptographicHash>
+#include <QtCore/QFile>
+#include <QtCore/QRandomGenerator>
+#include <QtCore/QVarLengthArray>
+#include <QtNetwork/QLocalSocket>
+#include <QtNetwork/QSslConfiguration>
+#include <QtNetwork/QSslKey>
+#include <QtNetwork/QSslSocket>
+#include <QtNetwork/QTcpSocket>
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+
+namespace QRedlock {
+
+qint64 monotonicNs()
+{
+    using namespace std::chrono;
+    return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+RedisScript::RedisScript(const QByteArray &source)
+    : m_source(source),
+      m_sha1(QCryptographicHash::hash(source, QCryptographicHash::Sha1).toHex())
+{
+}
+
+struct RedisConnection::ScriptCall
+{
+    QByteArray source;
+    QList<QByteArray> keys;
+    QList<QByteArray> args;
+};
+
+namespace {
+
+constexpr qint64 NsPerMs = 1000000;
+
+RedisValue toValue(const redisReply *r)
+{
+    RedisValue v;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+        v.type = RedisValue::Type::String;
+        v.string = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_STATUS:
+        v.type = RedisValue::Type::Status;
+        v.string = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_ERROR:
+        v.type = RedisValue::Type::Error;
+        v.string = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_INTEGER:
+        v.type = RedisValue::Type::Integer;
+        v.integer = r->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+        v.type = RedisValue::Type::Array;
+        v.elements.reserve(qsizetype(r->elements));
+        for (size_t i = 0; i < r->elements; ++i)
+            v.elements.append(toValue(r->element[i]));
+        break;
+    case REDIS_REPLY_NIL:
+    default:
+        v.type = RedisValue::Type::Nil;
+        break;
+    }
+    return v;
+}
+
+bool startsWith(const RedisValue &v, const char *prefix)
+{
+    return v.type == RedisValue::Type::Error && v.string.startsWith(prefix);
+}
+
+} // namespace
+
+RedisConnection::RedisConnection(const RedisEndpoint &endpoint, QObject *parent)
+    : QObject(parent), m_endpoint(endpoint)
+{
+    m_deadlineTimer.setSingleShot(true);
+    m_deadlineTimer.setTimerType(Qt::PreciseTimer);
+    connect(&m_deadlineTimer, &QTimer::timeout, this, &RedisConnection::onDeadlineTimer);
+    m_connectTimer.setSingleShot(true);
+    connect(&m_connectTimer, &QTimer::timeout, this, [this] {
+        onTransportError(RedisFailure::Connect,
+                         QStringLiteral("connect timeout after %1 ms").arg(m_options.connectTimeoutMs));
+    });
+    m_reconnectTimer.setSingleShot(true);
+    connect(&m_reconnectTimer, &QTimer::timeout, this, &RedisConnection::startConnecting);
+}
+
+RedisConnection::~RedisConnection()
+{
+    // Owners close() first when they want callbacks; here they would call into half-destroyed objects.
+    ++m_epoch;
+    m_inflight.clear();
+    if (m_device) {
+        m_device->disconnect(this);
+        delete m_device;
+    }
+    if (m_reader)
+        redisReaderFree(m_reader);
+}
+
+void RedisConnection::setOptions(const Options &options)
+{
+    m_options = options;
+}
+
+void RedisConnection::addStartupScript(const RedisScript &script)
+{
+    m_startupScripts.append(script);
+}
+
+QString RedisConnection::describe() const
+{
+    return m_endpoint.toString();
+}
+
+void RedisConnection::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void RedisConnection::open()
+{
+    if (m_state == State::Disconnected)
+        startConnecting();
+}
+
+void RedisConnection::close()
+{
+    if (m_state == State::Closed)
+        return;
+    m_reconnectTimer.stop();
+    dropConnection(RedisFailure::Cancelled, QStringLiteral("connection closed"), false);
+    setState(State::Closed);
+}
+
+void RedisConnection::completeLater(Callback callback, RedisFailure failure, const QString &message)
+{
+    QMetaObject::invokeMethod(
+            this,
+            [callback = std::move(callback), failure, message] {
+                RedisReply reply;
+                reply.failure = failure;
+                reply.errorString = message;
+                callback(reply);
+            },
+            Qt::QueuedConnection);
+}
+
+void RedisConnection::send(const QList<QByteArray> &argv, Callback callback, int timeoutMs)
+{
+    Pending p;
+    p.callback = std::move(callback);
+    p.deadlineNs = monotonicNs() + qint64(timeoutMs < 0 ? m_options.requestTimeoutMs : timeoutMs) * NsPerMs;
+    enqueue(argv, std::move(p));
+}
+
+void RedisConnection::evalScript(const RedisScript &script, const QList<QByteArray> &keys,
+                                 const QList<QByteArray> &args, Callback callback, int timeoutMs)
+{
+    QList<QByteArray> argv;
+    argv.reserve(3 + keys.size() + args.size());
+    argv << QByteArrayLiteral("EVALSHA") << script.sha1() << QByteArray::number(keys.size());
+    argv << keys << args;
+    Pending p;
+    p.callback = std::move(callback);
+    p.deadlineNs = monotonicNs() + qint64(timeoutMs < 0 ? m_options.requestTimeoutMs : timeoutMs) * NsPerMs;
+    p.script = std::make_shared<ScriptCall>(ScriptCall { script.source(), keys, args });
+    enqueue(argv, std::move(p));
+}
+
+void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending &&pending)
+{
+    switch (m_state) {
+    case State::Closed:
+        completeLater(std::move(pending.callback), RedisFailure::Cancelled,
+                      QStringLiteral("%1: connection closed").arg(describe()));
+        return;
+    case State::WaitingToReconnect:
+        // Fail fast: the server is known to be unreachable until the next reconnect attempt.
+        completeLater(std::move(pending.callback),
+                      m_lastFailure == RedisFailure::None ? RedisFailure::Connect : m_lastFailure,
+                      QStringLiteral("%1: not connected (%2)").arg(describe(), m_lastError));
+        return;
+    case State::Disconnected:
+        startConnecting();
+        if (m_state == State::WaitingToReconnect) { // could not even start
+            enqueue(argv, std::move(pending));
+            return;
+        }
+        break;
+    case State::Connecting:
+    case State::Handshaking:
+    case State::Ready:
+        break;
+    }
+    writeCommand(argv);
+    const qint64 deadline = pending.deadlineNs;
+    m_inflight.push_back(std::move(pending));
+    if (!m_deadlineTimer.isActive() || deadline < m_armedDeadlineNs)
+        armDeadlineTimer();
+}
+
+void RedisConnection::writeCommand(const QList<QByteArray> &argv)
+{
+    QVarLengthArray<const char *, 16> ptrs;
+    QVarLengthArray<size_t, 16> lens;
+    for (const QByteArray &a : argv) {
+        ptrs.append(a.constData());
+        lens.append(size_t(a.size()));
+    }
+    char *cmd = nullptr;
+    const int len = redisFormatCommandArgv(&cmd, int(argv.size()), ptrs.data(), lens.constData());
+    if (len < 0 || !cmd) {
+        qCCritical(lcConnection) << "out of memory formatting a command";
+        return;
+    }
+    // Before the handshake is done, user commands wait in the outbox; once ready they go
+    // straight to the socket, whose buffer leaves in one write per event-loop turn.
+    if (m_state == State::Ready)
+        m_device->write(cmd, len);
+    else
+        m_outbox.append(cmd, len);
+    redisFreeCommand(cmd);
+}
+
+void RedisConnection::startConnecting()
+{
+    if (m_state == State::Closed)
+        return;
+    ++m_epoch;
+    if (m_device) {
+        m_device->disconnect(this);
+        m_device->deleteLater();
+        m_device = nullptr;
+    }
+    if (m_reader)
+        redisReaderFree(m_reader);
+    m_reader = redisReaderCreate();
+    m_handshakeRemaining = 0;
+    setState(State::Connecting);
+    m_connectTimer.start(m_options.connectTimeoutMs);
+
+    const quint64 epoch = m_epoch;
+    if (m_endpoint.isUnixSocket()) {
+        auto *socket = new QLocalSocket(this);
+        m_device = socket;
+        connect(socket, &QLocalSocket::connected, this, &RedisConnection::onTransportConnected);
+        connect(socket, &QLocalSocket::readyRead, this, &RedisConnection::onReadyRead);
+        connect(socket, &QLocalSocket::errorOccurred, this, [this, socket, epoch](QLocalSocket::LocalSocketError) {
+            if (epoch == m_epoch)
+                onTransportError(RedisFailure::Disconnected, socket->errorString());
+        });
+        connect(socket, &QLocalSocket::disconnected, this, [this, epoch] {
+            if (epoch == m_epoch)
+                onTransportError(RedisFailure::Disconnected, QStringLiteral("server closed the connection"));
+        });
+        socket->connectToServer(m_endpoint.socketPath());
+        return;
+    }
+
+    QAbstractSocket *socket = nullptr;
+    QSslSocket *ssl = nullptr;
+    if (m_endpoint.isTls()) {
+        if (!QSslSocket::supportsSsl()) {
+            onTransportError(RedisFailure::Tls, QStringLiteral("TLS is not available (no TLS backend)"));
+            return;
+        }
+        ssl = new QSslSocket(this);
+        socket = ssl;
+        QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+        if (!m_endpoint.caFile().isEmpty()) {
+            const QList<QSslCertificate> cas = QSslCertificate::fromPath(m_endpoint.caFile());
+            if (cas.isEmpty()) {
+                m_device = socket;
+                onTransportError(RedisFailure::Tls, QStringLiteral("no certificate in CA file '%1'").arg(m_endpoint.caFile()));
+                return;
+            }
+            conf.setCaCertificates(cas);
+        }
+        if (!m_endpoint.certFile().isEmpty()) {
+            const QList<QSslCertificate> certs = QSslCertificate::fromPath(m_endpoint.certFile());
+            QFile keyFile(m_endpoint.keyFile());
+            QByteArray keyPem;
+            if (keyFile.open(QIODevice::ReadOnly))
+                keyPem = keyFile.readAll();
+            QSslKey key(keyPem, QSsl::Rsa);
+            if (key.isNull())
+                key = QSslKey(keyPem, QSsl::Ec);
+            if (certs.isEmpty() || key.isNull()) {
+                m_device = socket;
+                onTransportError(RedisFailure::Tls, QStringLiteral("cannot load client certificate '%1' / key '%2'")
+                                                            .arg(m_endpoint.certFile(), m_endpoint.keyFile()));
+                return;
+            }
+            conf.setLocalCertificate(certs.first());
+            conf.setPrivateKey(key);
+        }
+        conf.setPeerVerifyMode(m_endpoint.verifyPeer() ? QSslSocket::VerifyPeer : QSslSocket::VerifyNone);
+        ssl->setSslConfiguration(conf);
+        connect(ssl, &QSslSocket::encrypted, this, &RedisConnection::onTransportConnected);
+        connect(ssl, &QSslSocket::sslErrors, this, [this, epoch](const QList<QSslError> &errors) {
+            if (epoch != m_epoch)
+                return;
+            QStringList texts;
+            for (const QSslError &e : errors)
+                texts << e.errorString();
+            m_lastError = QStringLiteral("TLS verification failed: %1").arg(texts.join(QStringLiteral("; ")));
+            m_lastFailure = RedisFailure::Tls;
+        });
+    } else {
+        socket = new QTcpSocket(this);
+        connect(socket, &QAbstractSocket::connected, this, &RedisConnection::onTransportConnected);
+    }
+    m_device = socket;
+    connect(socket, &QAbstractSocket::readyRead, this, &RedisConnection::onReadyRead);
+    connect(socket, &QAbstractSocket::errorOccurred, this, [this, socket, epoch](QAbstractSocket::SocketError err) {
+        if (epoch != m_epoch)
+            return;
+        const bool tlsError = err == QAbstractSocket::SslHandshakeFailedError
+                || err == QAbstractSocket::SslInternalError || err == QAbstractSocket::SslInvalidUserDataError
+                || (m_lastFailure == RedisFailure::Tls && m_state != State::Ready);
+        QString message = socket->errorString();
+        if (tlsError && m_lastFailure == RedisFailure::Tls && !m_lastError.isEmpty())
+            message = m_lastError;
+        const bool beforeConnect = m_state == State::Connecting;
+        onTransportError(tlsError ? RedisFailure::Tls
+                                  : (beforeConnect ? RedisFailure::Connect : RedisFailure::Disconnected),
+                         message);
+    });
+    connect(socket, &QAbstractSocket::disconnected, this, [this, epoch] {
+        if (epoch == m_epoch)
+            onTransportError(RedisFailure::Disconnected, QStringLiteral("server closed the connection"));
+    });
+    if (ssl)
+        ssl->connectToHostEncrypted(m_endpoint.host(), m_endpoint.port(), m_endpoint.serverName());
+    else
+        socket->connectToHost(m_endpoint.host(), m_endpoint.port());
+}
+
+void RedisConnection::onTransportConnected()
+{
+    if (auto *socket = qobject_cast<QAbstractSocket *>(m_device)) {
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
+    }
+    setState(State::Handshaking);
+    qCDebug(lcConnection) << "connected to" << describe();
+
+    // The handshake goes first on the wire; user commands queued meanwhile follow it.
+    std::deque<Pending> waiting;
+    waiting.swap(m_inflight);
+    const qint64 deadline = monotonicNs() + qint64(m_options.connectTimeoutMs) * NsPerMs;
+    const auto step = [&](HandshakeStep s, const QList<QByteArray> &argv) {
+        Pending p;
+        p.handshakeStep = s;
+        p.deadlineNs = deadline;
+        m_inflight.push_back(std::move(p));
+        const QByteArray saved = m_outbox; // writeCommand appends to the outbox while handshaking
+        m_outbox.clear();
+        writeCommand(argv);
+        m_device->write(m_outbox);
+        m_outbox = saved;
+        ++m_handshakeRemaining;
+    };
+    if (m_endpoint.hasPassword()) {
+        if (m_endpoint.username().isEmpty())
+            step(AuthStep, { QByteArrayLiteral("AUTH"), m_endpoint.password().toUtf8() });
+        else
+            step(AuthStep, { QByteArrayLiteral("AUTH"), m_endpoint.username().toUtf8(), m_endpoint.password().toUtf8() });
+    }
+    if (m_endpoint.database() != 0)
+        step(SelectStep, { QByteArrayLiteral("SELECT"), QByteArray::number(m_endpoint.database()) });
+    for (const RedisScript &script : std::as_const(m_startupScripts))
+        step(ScriptLoadStep, { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source() });
+    for (Pending &p : waiting)
+        m_inflight.push_back(std::move(p));
+
+    if (m_handshakeRemaining == 0)
+        finishHandshake();
+    else
+        armDeadlineTimer();
+}
+
+void RedisConnection::finishHandshake()
+{
+    m_connectTimer.stop();
+    m_reconnectAttempts = 0;
+    m_lastError.clear();
+    m_lastFailure = RedisFailure::None;
+    setState(State::Ready);
+    if (!m_outbox.isEmpty()) {
+        m_device->write(m_outbox);
+        m_outbox.clear();
+    }
+    Q_EMIT ready();
+}
+
+void RedisConnection::handleHandshakeReply(const Pending &pending, const RedisValue &value)
+{
+    if (value.isError()) {
+        const QString text = QString::fromUtf8(value.string);
+        switch (pending.handshakeStep) {
+        case AuthStep:
+            dropConnection(RedisFailure::Auth, QStringLiteral("authentication failed: %1").arg(text), true);
+            return;
+        case SelectStep:
+            dropConnection(RedisFailure::Protocol,
+                           QStringLiteral("SELECT %1 failed: %2").arg(m_endpoint.database()).arg(text), true);
+            return;
+        default:
+            if (startsWith(value, "NOAUTH") || startsWith(value, "NOPERM"))
+                dropConnection(RedisFailure::Auth, QStringLiteral("authentication required: %1").arg(text), true);
+            else // a failed SCRIPT LOAD only costs a NOSCRIPT fallback later
+                qCWarning(lcConnection) << describe() << "SCRIPT LOAD failed:" << text;
+            break;
+        }
+    }
+    if (m_state == State::Handshaking && --m_handshakeRemaining == 0)
+        finishHandshake();
+}
+
+void RedisConnection::onReadyRead()
+{
+    if (!m_device || !m_reader)
+        return;
+    char buffer[16384];
+    for (;;) {
+        const qint64 n = m_device->read(buffer, sizeof buffer);
+        if (n <= 0)
+            break;
+        if (redisReaderFeed(m_reader, buffer, size_t(n)) != REDIS_OK)
+            break; // reported by processReplies()
+    }
+    processReplies();
+}
+
+void RedisConnection::injectIncomingForTesting(const QByteArray &bytes)
+{
+    if (!m_reader)
+        m_reader = redisReaderCreate();
+    redisReaderFeed(m_reader, bytes.constData(), size_t(bytes.size()));
+    processReplies();
+}
+
+void RedisConnection::processReplies()
+{
+    const quint64 epoch = m_epoch;
+    QPointer<RedisConnection> self(this);
+    while (self && epoch == m_epoch && m_reader) {
+        void *raw = nullptr;
+        if (redisReaderGetReply(m_reader, &raw) != REDIS_OK) {
+            const QString message = QStringLiteral("protocol error: %1 (is this a Redis server?)")
+                                            .arg(QString::fromUtf8(m_reader->errstr));
+            dropConnection(RedisFailure::Protocol, message, true);
+            return;
+        }
+        if (!raw)
+            return;
+        RedisValue value = toValue(static_cast<redisReply *>(raw));
+        freeReplyObject(raw);
+        dispatch(std::move(value));
+    }
+}
+
+void RedisConnection::dispatch(RedisValue &&value)
+{
+    if (m_inflight.empty()) {
+        dropConnection(RedisFailure::Protocol, QStringLiteral("protocol error: reply with no request pending"), true);
+        return;
+    }
+    Pending pending = std::move(m_inflight.front());
+    m_inflight.pop_front();
+    if (pending.handshakeStep != NoStep) {
+        handleHandshakeReply(pending, value);
+        return;
+    }
+    if (pending.done)
+        return; // timed out earlier: its callback has been told already
+
+    if (pending.script && startsWith(value, "NOSCRIPT")) {
+        // The script cache was flushed (SCRIPT FLUSH, restart, failover): send the source.
+        const std::shared_ptr<ScriptCall> call = std::move(pending.script);
+        QList<QByteArray> argv;
+        argv.reserve(3 + call->keys.size() + call->args.size());
+        argv << QByteArrayLiteral("EVAL") << call->source << QByteArray::number(call->keys.size());
+        argv << call->keys << call->args;
+        writeCommand(argv);
+        m_inflight.push_back(std::move(pending));
+        return;
+    }
+
+    RedisReply reply;
+    if (startsWith(value, "NOAUTH") || startsWith(value, "WRONGPASS") || startsWith(value, "NOPERM")) {
+        reply.failure = RedisFailure::Auth;
+        reply.errorString = QStringLiteral("%1: %2").arg(describe(), QString::fromUtf8(value.string));
+    } else if (value.isError()) {
+        reply.errorString = QString::fromUtf8(value.string);
+    }
+    reply.value = std::move(value);
+    pending.callback(reply);
+}
+
+void RedisConnection::onTransportError(RedisFailure failure, const QString &message)
+{
+    if (m_state == State::Closed)
+        return;
+    // A TLS verification failure is reported before the socket error that follows it.
+    if (m_lastFailure == RedisFailure::Tls && failure != RedisFailure::Tls && m_state != State::Ready
+        && !m_lastError.isEmpty()) {
+        dropConnection(RedisFailure::Tls, m_lastError, true);
+        return;
+    }
+    dropConnection(failure, message, true);
+}
+
+void RedisConnection::dropConnection(RedisFailure failure, const QString &reason, bool reconnect)
+{
+    const bool wasReady = m_state == State::Ready;
+    ++m_epoch;
+    m_connectTimer.stop();
+    m_deadlineTimer.stop();
+    if (m_device) {
+        m_device->disconnect(this);
+        if (auto *socket = qobject_cast<QAbstractSocket *>(m_device))
+            socket->abort();
+        else if (auto *local = qobject_cast<QLocalSocket *>(m_device))
+            local->abort();
+        m_device->deleteLater();
+        m_device = nullptr;
+    }
+    if (m_reader) {
+        redisReaderFree(m_reader);
+        m_reader = nullptr;
+    }
+    m_outbox.clear();
+    m_handshakeRemaining = 0;
+    if (failure != RedisFailure::Cancelled) {
+        m_lastError = reason;
+        m_lastFailure = failure;
+        if (wasReady || m_reconnectAttempts == 0)
+            qCWarning(lcConnection).noquote() << describe() << "connection lost:" << reason;
+        else
+            qCDebug(lcConnection).noquote() << describe() << "reconnect failed:" << reason;
+    }
+    if (reconnect)
+        scheduleReconnect();
+    else
+        setState(State::Disconnected);
+    QPointer<RedisConnection> self(this);
+    failAll(failure, QStringLiteral("%1: %2").arg(describe(), reason));
+    if (self && failure != RedisFailure::Cancelled)
+        Q_EMIT connectionLost(reason);
+}
+
+void RedisConnection::failAll(RedisFailure failure, const QString &reason)
+{
+    std::deque<Pending> pending;
+    pending.swap(m_inflight);
+    RedisReply reply;
+    reply.failure = failure;
+    reply.errorString = reason;
+    QPointer<RedisConnection> self(this);
+    for (Pending &p : pending) {
+        if (p.done || p.handshakeStep != NoStep || !p.callback)
+            continue;
+        p.callback(reply);
+        if (!self)
+            return;
+    }
+}
+
+void RedisConnection::scheduleReconnect()
+{
+    setState(State::WaitingToReconnect);
+    const int shift = std::min(m_reconnectAttempts, 16);
+    const qint64 base = std::min<qint64>(qint64(m_options.reconnectMinMs) << shift, m_options.reconnectMaxMs);
+    ++m_reconnectAttempts;
+    // Full jitter on the upper half: many clients of one restarted server spread out.
+    const qint64 delay = base / 2 + QRandomGenerator::global()->bounded(base / 2 + 1);
+    m_reconnectTimer.start(int(delay));
+}
+
+void RedisConnection::armDeadlineTimer()
+{
+    qint64 earliest = LLONG_MAX;
+    for (const Pending &p : m_inflight) {
+        if (!p.done && p.deadlineNs < earliest)
+            earliest = p.deadlineNs;
+    }
+    // Also wake up to check whether the oldest reply is so late that the connection is stalled.
+    const int stallMs = m_options.stallTimeoutMs > 0 ? m_options.stallTimeoutMs
+                                                     : std::max(1000, 3 * m_options.requestTimeoutMs);
+    if (!m_inflight.empty()) {
+        const qint64 stallAt = m_inflight.front().deadlineNs + qint64(stallMs) * NsPerMs;
+        earliest = std::min(earliest, stallAt);
+    }
+    if (earliest == LLONG_MAX) {
+        m_deadlineTimer.stop();
+        return;
+    }
+    m_armedDeadlineNs = earliest;
+    const qint64 waitNs = std::max<qint64>(0, earliest - monotonicNs());
+    m_deadlineTimer.start(int((waitNs + NsPerMs - 1) / NsPerMs));
+}
+
+void RedisConnection::onDeadlineTimer()
+{
+    const qint64 now = monotonicNs();
+    const int stallMs = m_options.stallTimeoutMs > 0 ? m_options.stallTimeoutMs
+                                                     : std::max(1000, 3 * m_options.requestTimeoutMs);
+    if (!m_inflight.empty() && now >= m_inflight.front().deadlineNs + qint64(stallMs) * NsPerMs) {
+        dropConnection(RedisFailure::Timeout,
+                       QStringLiteral("no reply for %1 ms: server stalled").arg(stallMs), true);
+        return;
+    }
+    const bool handshakeLate = m_state == State::Handshaking && !m_inflight.empty()
+            && m_inflight.front().handshakeStep != NoStep && now >= m_inflight.front().deadlineNs;
+    if (handshakeLate) {
+        dropConnection(RedisFailure::Timeout, QStringLiteral("handshake timed out"), true);
+        return;
+    }
+    // Collect the expired requests first: a callback may send new requests or close us.
+    QList<Callback> expired;
+    for (Pending &p : m_inflight) {
+        if (!p.done && p.handshakeStep == NoStep && p.deadlineNs <= now) {
+            p.done = true;
+            p.script.reset();
+            expired.append(std::move(p.callback));
+            p.callback = nullptr;
+        }
+    }
+    armDeadlineTimer();
+    if (expired.isEmpty())
+        return;
+    RedisReply reply;
+    reply.failure = RedisFailure::Timeout;
+    reply.errorString = QStringLiteral("%1: no reply within the deadline").arg(describe());
+    QPointer<RedisConnection> self(this);
+    for (const Callback &cb : std::as_const(expired)) {
+        cb(reply);
+        if (!self)
+            return;
+    }
+}
+
+} // namespace QRedlock

@@ -1,0 +1,149 @@
+// RedisConnection: one pipelined connection to one Redis server.
+//
+// Moves bytes and matches replies to requests; knows nothing about locks.
+// Transport: QTcpSocket / QSslSocket / QLocalSocket. RESP: hiredis's formatter and reader
+// (never hiredis's own networking). Every request has a deadline; replies arrive through
+// the event loop, never synchronously from send().
+#pragma once
+
+#include "redisendpoint.h"
+#include "redisvalue_p.h"
+
+#include <QtCore/QObject>
+#include <QtCore/QPointer>
+#include <QtCore/QTimer>
+
+#include <deque>
+#include <functional>
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QIODevice;
+QT_END_NAMESPACE
+
+struct redisReader;
+
+namespace QRedlock {
+
+// A Lua script sent as EVALSHA, with a fallback to EVAL when the server answers NOSCRIPT.
+class RedisScript
+{
+public:
+    explicit RedisScript(const QByteArray &source);
+    const QByteArray &source() const { return m_source; }
+    const QByteArray &sha1() const { return m_sha1; }
+
+private:
+    QByteArray m_source;
+    QByteArray m_sha1; // lowercase hex
+};
+
+class RedisConnection : public QObject
+{
+    Q_OBJECT
+public:
+    using Callback = std::function<void(const RedisReply &)>;
+
+    enum class State { Disconnected, Connecting, Handshaking, Ready, WaitingToReconnect, Closed };
+    Q_ENUM(State)
+
+    struct Options
+    {
+        int connectTimeoutMs = 2000;  // TCP/TLS connect + handshake
+        int requestTimeoutMs = 1000;  // default deadline of a request
+        int stallTimeoutMs = 0;       // drop the connection when a reply is this late (0: 3 x request timeout, >= 1 s)
+        int reconnectMinMs = 50;      // first reconnect delay
+        int reconnectMaxMs = 2000;    // cap of the exponential backoff
+    };
+
+    explicit RedisConnection(const RedisEndpoint &endpoint, QObject *parent = nullptr);
+    ~RedisConnection() override;
+
+    void setOptions(const Options &options);
+    const Options &options() const { return m_options; }
+    const RedisEndpoint &endpoint() const { return m_endpoint; }
+
+    State state() const { return m_state; }
+    bool isReady() const { return m_state == State::Ready; }
+    // The reason of the last failure (connect, auth, TLS, protocol...), empty after a good handshake.
+    QString lastError() const { return m_lastError; }
+    int pendingCount() const { return int(m_inflight.size()); }
+
+    // Scripts loaded with SCRIPT LOAD during every handshake (saves a NOSCRIPT round trip).
+    void addStartupScript(const RedisScript &script);
+
+    // Starts connecting (idempotent). send() also does it.
+    void open();
+    // Drops the connection for good: pending requests fail with RedisFailure::Cancelled.
+    void close();
+
+    // Queues one command. timeoutMs < 0: the default request timeout.
+    // While the connection waits to reconnect after a failure, the request fails at once
+    // (through the event loop) with the reason of that failure: a dead server costs nothing.
+    void send(const QList<QByteArray> &argv, Callback callback, int timeoutMs = -1);
+    // EVALSHA with a transparent fallback to EVAL on NOSCRIPT.
+    void evalScript(const RedisScript &script, const QList<QByteArray> &keys,
+                    const QList<QByteArray> &args, Callback callback, int timeoutMs = -1);
+
+    // Feeds raw bytes as if the server sent them (fuzzing and tests of reply handling).
+    void injectIncomingForTesting(const QByteArray &bytes);
+
+Q_SIGNALS:
+    void stateChanged(QRedlock::RedisConnection::State state);
+    void ready();
+    void connectionLost(const QString &reason);
+
+private:
+    struct ScriptCall;
+    struct Pending
+    {
+        Callback callback;
+        qint64 deadlineNs = 0;
+        std::shared_ptr<ScriptCall> script; // set for EVALSHA: retried as EVAL on NOSCRIPT
+        quint8 handshakeStep = 0;           // 0: user request; else a handshake step
+        bool done = false;                  // callback already called (timed out): discard the reply
+    };
+    enum HandshakeStep : quint8 { NoStep = 0, AuthStep, SelectStep, ScriptLoadStep };
+
+    void enqueue(const QList<QByteArray> &argv, Pending &&pending);
+    void startConnecting();
+    void onTransportConnected();
+    void onTransportError(RedisFailure failure, const QString &message);
+    void onReadyRead();
+    void processReplies();
+    void dispatch(RedisValue &&value);
+    void handleHandshakeReply(const Pending &pending, const RedisValue &value);
+    void finishHandshake();
+    void dropConnection(RedisFailure failure, const QString &reason, bool reconnect);
+    void failAll(RedisFailure failure, const QString &reason);
+    void scheduleReconnect();
+    void armDeadlineTimer();
+    void onDeadlineTimer();
+    void setState(State state);
+    void writeCommand(const QList<QByteArray> &argv);
+    void completeLater(Callback callback, RedisFailure failure, const QString &message);
+    QString describe() const;
+
+    RedisEndpoint m_endpoint;
+    Options m_options;
+    State m_state = State::Disconnected;
+    QIODevice *m_device = nullptr;
+    redisReader *m_reader = nullptr;
+    QTimer m_deadlineTimer;
+    QTimer m_connectTimer;
+    QTimer m_reconnectTimer;
+    qint64 m_armedDeadlineNs = 0;
+    std::deque<Pending> m_inflight;   // handshake steps first, then user requests, in wire order
+    QByteArray m_outbox;              // user commands written before the handshake finished
+    QList<RedisScript> m_startupScripts;
+    QString m_lastError;
+    RedisFailure m_lastFailure = RedisFailure::None;
+    int m_reconnectAttempts = 0;
+    quint64 m_epoch = 0;              // bumped whenever the transport is torn down
+    int m_handshakeRemaining = 0;
+};
+
+// Monotonic clock in nanoseconds shared by the library's timing code.
+qint64 monotonicNs();
+
+} // namespace QRedlock

@@ -1,0 +1,1 @@
+// SingletonJob implementation arrives with the jobs work.
