@@ -71,6 +71,9 @@ int main(int argc, char *argv[])
         return 64;
     }
 
+    manager.setRetryDelay(100);
+    manager.setRetryJitter(50);
+
     DistributedLock lock;
     lock.setManager(&manager);
     lock.setResource(parser.value(resourceOpt));
@@ -107,8 +110,8 @@ int main(int argc, char *argv[])
         lock.release();
     });
     QObject::connect(&lock, &DistributedLock::released, &app, [&] {
-        // Give the others a fair chance before trying again.
-        QTimer::singleShot(100 + QRandomGenerator::global()->bounded(200), &app, next);
+        // Pause longer than the others' retry delay: a waiting process gets its turn.
+        QTimer::singleShot(300 + QRandomGenerator::global()->bounded(300), &app, next);
     });
     QObject::connect(&lock, &DistributedLock::acquireFailed, &app, [&] {
         say(QStringLiteral("could not get the lock: %1").arg(lock.errorString()));
