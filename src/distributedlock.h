@@ -118,6 +118,13 @@ public Q_SLOTS:
     void release();     // idempotent; cancels an acquisition in progress
 
 Q_SIGNALS:
+    // acquired() / acquireFailed(): the outcome of acquire() or tryAcquire(), once each call.
+    // extended(): a renewal was confirmed by a quorum; remainingValidity() grew.
+    // lost(): a quorum of servers no longer holds our token. expired(): the validity ran out
+    // first. After either, the lock is Unlocked and stays so until the next acquire().
+    // released(): release() finished on every server (answered or timed out).
+    // errorOccurred(): every failure, with error()/errorString() set; also a failed renewal
+    // that will be retried while the lock is still valid (the lock then stays Locked).
     void acquired();
     void acquireFailed();
     void extended();
