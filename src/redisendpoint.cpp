@@ -84,6 +84,13 @@ QString encoded(const QString &part)
     return QString::fromLatin1(QUrl::toPercentEncoding(part));
 }
 
+// A socket path or option value in a printed URL: '/' stays, whatever the parser splits on
+// ('@', '?', '&', '#', '%') is escaped, so that toString() parses back (found by fuzzing).
+QString encodedPath(const QString &part)
+{
+    return QString::fromLatin1(QUrl::toPercentEncoding(part, "/"));
+}
+
 class Parser
 {
 public:
@@ -102,13 +109,11 @@ public:
             return fail(QStringLiteral("empty server URL"));
         for (QChar c : url) {
             if (c.isSpace() || c.category() == QChar::Other_Control)
-                return fail(QStringLiteral("server URL '%1' contains white space or control characters")
-                                    .arg(url));
+                return fail(QStringLiteral("server URL contains white space or control characters"));
         }
         const qsizetype sep = url.indexOf(u"://");
         if (sep < 0)
-            return fail(QStringLiteral("missing scheme in '%1': expected redis://, rediss:// or unix://")
-                                .arg(url));
+            return fail(QStringLiteral("missing scheme in server URL: expected redis://, rediss:// or unix://"));
         const QString scheme = url.left(sep).toLower();
         QString rest = url.mid(sep + 3);
         if (rest.contains(u'#'))
@@ -178,18 +183,20 @@ private:
 
     bool parseNetworkPart(const QString &rest)
     {
+        // The user information ends at the last '@' (a password may hold '/' or '@'
+        // unencoded); host, port and database follow it.
         QString authority = rest;
-        QString path;
-        const qsizetype slash = rest.indexOf(u'/');
-        if (slash >= 0) {
-            authority = rest.left(slash);
-            path = rest.mid(slash + 1);
-        }
-        const qsizetype at = authority.lastIndexOf(u'@');
+        const qsizetype at = rest.lastIndexOf(u'@');
         if (at >= 0) {
-            if (!parseUserInfo(authority.left(at)))
+            if (!parseUserInfo(rest.left(at)))
                 return false;
-            authority = authority.mid(at + 1);
+            authority = rest.mid(at + 1);
+        }
+        QString path;
+        const qsizetype slash = authority.indexOf(u'/');
+        if (slash >= 0) {
+            path = authority.mid(slash + 1);
+            authority.truncate(slash);
         }
         if (!parseHostPort(authority))
             return false;
@@ -355,7 +362,7 @@ QString RedisEndpoint::toString() const
         auth = encoded(d->username) + u":***@";
     QStringList options;
     if (d->transport == Transport::Unix) {
-        out += d->socketPath;
+        out += encodedPath(d->socketPath);
         if (d->database != 0)
             options << u"db=" + QString::number(d->database);
         if (!d->username.isEmpty())
@@ -368,13 +375,13 @@ QString RedisEndpoint::toString() const
         if (d->database != 0)
             out += u'/' + QString::number(d->database);
         if (!d->caFile.isEmpty())
-            options << u"ca=" + d->caFile;
+            options << u"ca=" + encodedPath(d->caFile);
         if (!d->certFile.isEmpty())
-            options << u"cert=" + d->certFile << u"key=" + d->keyFile;
+            options << u"cert=" + encodedPath(d->certFile) << u"key=" + encodedPath(d->keyFile);
         if (!d->verifyPeer)
             options << QStringLiteral("verify=0");
         if (!d->serverName.isEmpty())
-            options << u"sni=" + d->serverName;
+            options << u"sni=" + encodedPath(d->serverName);
     }
     if (!options.isEmpty())
         out += u'?' + options.join(u'&');
