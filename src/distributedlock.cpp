@@ -3,10 +3,14 @@
 #include "distributedlock_p.h"
 #include "logging_p.h"
 
+#include <QtCore/QCoreApplication>
 #include <QtCore/QRandomGenerator>
+#include <QtCore/QThreadStorage>
+#include <QtCore/QTimer>
 #include <QtCore/QTimerEvent>
 
 #include <algorithm>
+#include <climits>
 
 namespace QRedlock {
 
@@ -33,6 +37,106 @@ int msUntil(qint64 deadlineNs)
     return left <= 0 ? 0 : int(left / NsPerMs);
 }
 } // namespace
+
+// ---- LockTimer ---------------------------------------------------------------------------
+
+// The deadlines of one thread's LockTimers, on one precise QTimer.
+class LockTimerQueue : public QObject
+{
+public:
+    static LockTimerQueue *forThisThread()
+    {
+        static QThreadStorage<LockTimerQueue *> queues; // deleted at thread exit / app end
+        if (!queues.hasLocalData())
+            queues.setLocalData(new LockTimerQueue);
+        return queues.localData();
+    }
+
+    LockTimerQueue()
+    {
+        m_timer.setSingleShot(true);
+        m_timer.setTimerType(Qt::PreciseTimer);
+        QObject::connect(&m_timer, &QTimer::timeout, this, [this] { fire(); });
+    }
+    ~LockTimerQueue() override
+    {
+        for (auto &entry : m_entries)
+            entry.second->m_queued = false;
+    }
+
+    void add(LockTimer *t, qint64 dueNs)
+    {
+        t->m_entry = m_entries.emplace(dueNs, t);
+        t->m_queued = true;
+        if (!m_timer.isActive() || dueNs < m_armedNs)
+            arm();
+    }
+    void remove(LockTimer *t)
+    {
+        m_entries.erase(t->m_entry);
+        t->m_queued = false; // the QTimer may wake up for nothing once; it then re-arms
+    }
+    int nextId() { return m_lastId = m_lastId <= -INT_MAX ? -1 : m_lastId - 1; }
+
+private:
+    void arm()
+    {
+        if (m_entries.empty()) {
+            m_timer.stop();
+            return;
+        }
+        m_armedNs = m_entries.begin()->first;
+        const qint64 waitNs = std::max<qint64>(0, m_armedNs - monotonicNs());
+        m_timer.start(int((waitNs + NsPerMs - 1) / NsPerMs));
+    }
+    void fire()
+    {
+        // Coarse timers (extensions) due within the next few ms go in this batch too, so
+        // that many locks' renewals leave together instead of waking the loop for each.
+        constexpr qint64 CoarseSlackNs = 5 * NsPerMs;
+        const qint64 now = monotonicNs();
+        auto it = m_entries.begin();
+        while (it != m_entries.end() && it->first <= now + CoarseSlackNs) {
+            LockTimer *t = it->second;
+            if (it->first > now && !t->m_coarse) {
+                ++it;
+                continue;
+            }
+            it = m_entries.erase(it);
+            t->m_queued = false;
+            const int id = t->m_id;
+            QPointer<QObject> target(t->m_target);
+            QTimerEvent event(id);
+            QCoreApplication::sendEvent(target, &event);
+            if (target && t->m_id == id && !t->m_queued)
+                t->m_id = 0; // single-shot
+            it = m_entries.begin(); // the handler may have added or removed entries
+        }
+        arm();
+    }
+
+    std::multimap<qint64, LockTimer *> m_entries;
+    QTimer m_timer;
+    qint64 m_armedNs = 0;
+    int m_lastId = 0;
+};
+
+void LockTimer::start(int ms, Qt::TimerType type, QObject *target)
+{
+    stop();
+    m_queue = LockTimerQueue::forThisThread();
+    m_target = target;
+    m_coarse = type != Qt::PreciseTimer;
+    m_id = m_queue->nextId();
+    m_queue->add(this, monotonicNs() + qint64(std::max(0, ms)) * NsPerMs);
+}
+
+void LockTimer::stop()
+{
+    if (m_queued)
+        m_queue->remove(this);
+    m_id = 0;
+}
 
 // ---- helpers -----------------------------------------------------------------------------
 
