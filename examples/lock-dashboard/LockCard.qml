@@ -1,0 +1,175 @@
+// One lock: state badge, live countdown of the remaining validity, fencing token, the last
+// round's answer from each server, and acquire / release buttons.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import QRedlock
+
+Rectangle {
+    id: card
+    property alias resource: lock.resource
+    property alias manager: lock.manager
+    property alias ttl: lock.ttl
+    property alias lock: lock
+    property bool acquireAtStart: false
+    readonly property bool locked: lock.locked
+    signal message(string text)
+
+    implicitHeight: 160
+    radius: 8
+    color: "white"
+    border.color: "#dde1e6"
+
+    readonly property var stateNames: ["Unlocked", "Acquiring", "Locked", "Releasing"]
+    readonly property var stateColors: ["#78909c", "#f9a825", "#2e7d32", "#6d4c41"]
+    readonly property var resultColors: ({ granted: "#2e7d32", refused: "#ef6c00", timeout: "#c62828",
+                                           error: "#c62828", pending: "#9e9e9e" })
+
+    DistributedLock {
+        id: lock
+        autoExtend: autoExtendBox.checked
+        fencing: true
+        active: card.acquireAtStart
+        onAcquired: card.message("locked " + resource + ", fencing token " + fencingToken)
+        onAcquireFailed: card.message("not locked " + resource + ": " + errorString)
+        onLost: card.message("lost " + resource + ": " + errorString)
+        onExpired: card.message("expired " + resource)
+        onReleased: card.message("released " + resource)
+    }
+
+    // remainingValidity is a snapshot; read it often for a smooth countdown. The servers'
+    // answers too: a round is decided at quorum, the slower servers' answers come after.
+    property int remaining: 0
+    property var outcomes: []
+    Timer {
+        interval: 50
+        repeat: true
+        running: true
+        onTriggered: {
+            card.remaining = lock.remainingValidity
+            card.outcomes = lock.serverStatus
+        }
+    }
+    // The token is hex text; QML sees its bytes as an ArrayBuffer, whose toString() is the text.
+    readonly property string tokenText: lock.token.toString()
+
+    RowLayout {
+        anchors.fill: parent
+        anchors.margins: 14
+        spacing: 18
+
+        ColumnLayout {
+            Layout.preferredWidth: 190
+            Layout.fillWidth: false
+            Layout.alignment: Qt.AlignTop
+            spacing: 8
+            Label {
+                text: lock.resource
+                font.pixelSize: 20
+                font.bold: true
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+            }
+            Rectangle {
+                implicitWidth: badge.implicitWidth + 24
+                implicitHeight: 28
+                radius: 14
+                color: card.stateColors[lock.state]
+                Label {
+                    id: badge
+                    anchors.centerIn: parent
+                    text: card.stateNames[lock.state].toUpperCase()
+                    color: "white"
+                    font.bold: true
+                }
+            }
+            Label {
+                text: lock.fencingToken >= 0 ? qsTr("fencing token %1").arg(lock.fencingToken) : qsTr("no fencing token")
+                color: "#37474f"
+            }
+        }
+
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.alignment: Qt.AlignTop
+            spacing: 8
+            // The countdown bar: what is left of the validity, against the TTL.
+            Rectangle {
+                Layout.fillWidth: true
+                implicitHeight: 22
+                radius: 4
+                color: "#eceff1"
+                Rectangle {
+                    width: parent.width * Math.max(0, Math.min(1, card.remaining / lock.ttl))
+                    height: parent.height
+                    radius: 4
+                    color: card.remaining > lock.ttl / 3 ? "#43a047" : "#fb8c00"
+                }
+                Label {
+                    anchors.centerIn: parent
+                    text: lock.locked ? qsTr("valid for %1 s").arg((card.remaining / 1000).toFixed(1)) : qsTr("not held")
+                    color: "#263238"
+                }
+            }
+            Label {
+                Layout.fillWidth: true
+                text: card.tokenText.length > 0 ? qsTr("token %1…").arg(card.tokenText.substring(0, 16)) : " "
+                color: "#607d8b"
+                font.family: "monospace"
+            }
+            // What each server said in the last round (acquire, extend or release).
+            Flow {
+                Layout.fillWidth: true
+                spacing: 8
+                Repeater {
+                    model: card.outcomes
+                    delegate: Rectangle {
+                        required property var modelData
+                        width: outcome.implicitWidth + 16
+                        height: 22
+                        radius: 4
+                        color: card.resultColors[modelData.result] || "#9e9e9e"
+                        Label {
+                            id: outcome
+                            anchors.centerIn: parent
+                            color: "white"
+                            font.pixelSize: 11
+                            text: modelData.server.replace("redis://", "") + " " + modelData.result
+                                  + (modelData.latencyMs >= 0 ? " " + modelData.latencyMs.toFixed(2) + " ms" : "")
+                        }
+                    }
+                }
+            }
+            Label {
+                Layout.fillWidth: true
+                visible: lock.errorString.length > 0 && !lock.locked
+                text: lock.errorString
+                color: "#c62828"
+                elide: Text.ElideRight
+            }
+        }
+
+        ColumnLayout {
+            Layout.alignment: Qt.AlignTop
+            Layout.fillWidth: false
+            Layout.preferredWidth: 140
+            Button {
+                text: qsTr("Acquire")
+                Layout.fillWidth: true
+                enabled: lock.state === DistributedLock.Unlocked
+                onClicked: lock.acquire()
+            }
+            Button {
+                text: qsTr("Release")
+                Layout.fillWidth: true
+                enabled: lock.state === DistributedLock.Locked || lock.state === DistributedLock.Acquiring
+                onClicked: lock.release()
+            }
+            CheckBox {
+                id: autoExtendBox
+                text: qsTr("auto-extend")
+                checked: true
+            }
+        }
+    }
+}

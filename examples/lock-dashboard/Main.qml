@@ -1,0 +1,103 @@
+// The dashboard window: a header with the servers' connections, one card per lock.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import QRedlock
+
+ApplicationWindow {
+    id: window
+    width: 1000
+    height: 120 + 170 * dashboard.lockNames.length
+    visible: true
+    title: qsTr("QRedlock lock dashboard")
+    color: "#f4f5f7"
+
+    LockManager {
+        id: lockManager
+        servers: dashboard.servers
+    }
+
+    property int lockedCount: 0
+    onLockedCountChanged: if (lockedCount === dashboard.lockNames.length) dashboard.allLocked()
+
+    header: Rectangle {
+        height: 96
+        color: "#263238"
+        ColumnLayout {
+            anchors.fill: parent
+            anchors.margins: 12
+            spacing: 8
+            RowLayout {
+                Label {
+                    text: qsTr("QRedlock lock dashboard")
+                    color: "white"
+                    font.pixelSize: 20
+                    font.bold: true
+                }
+                Label {
+                    Layout.fillWidth: true
+                    text: qsTr("%1 servers · quorum %2 · TTL %3 s").arg(lockManager.serverCount).arg(lockManager.quorum)
+                          .arg((dashboard.ttl / 1000).toFixed(1))
+                    color: "#b0bec5"
+                    font.pixelSize: 14
+                }
+                Button { text: qsTr("Acquire all"); onClicked: window.cards.forEach(c => c.lock.acquire()) }
+                Button { text: qsTr("Release all"); onClicked: window.cards.forEach(c => c.lock.release()) }
+            }
+            // Each server's connection, as the manager sees it.
+            Row {
+                spacing: 10
+                Repeater {
+                    model: lockManager.serverStatus
+                    delegate: Rectangle {
+                        required property var modelData
+                        width: serverText.implicitWidth + 30
+                        height: 24
+                        radius: 12
+                        color: "#37474f"
+                        Rectangle {
+                            x: 8
+                            anchors.verticalCenter: parent.verticalCenter
+                            width: 10
+                            height: 10
+                            radius: 5
+                            color: modelData.connected ? "#66bb6a" : "#ef5350"
+                        }
+                        Label {
+                            id: serverText
+                            x: 24
+                            anchors.verticalCenter: parent.verticalCenter
+                            text: modelData.url + " · " + modelData.state.toLowerCase()
+                                  + (modelData.lastError && !modelData.connected ? " · " + modelData.lastError : "")
+                            color: "white"
+                            font.pixelSize: 12
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    property var cards: []
+
+    ColumnLayout {
+        anchors.fill: parent
+        anchors.margins: 12
+        spacing: 10
+        Repeater {
+            model: dashboard.lockNames
+            delegate: LockCard {
+                required property string modelData
+                Layout.fillWidth: true
+                resource: modelData
+                manager: lockManager
+                ttl: dashboard.ttl
+                acquireAtStart: dashboard.autoAcquire
+                onLockedChanged: window.lockedCount += locked ? 1 : -1
+                onMessage: text => dashboard.report(text)
+                Component.onCompleted: window.cards = window.cards.concat([this])
+            }
+        }
+        Item { Layout.fillHeight: true }
+    }
+}

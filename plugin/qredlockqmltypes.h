@@ -1,0 +1,139 @@
+// QML registrations of the QRedlock types (module QRedlock 1.0). The library itself has no
+// QML dependency: its classes are registered as foreign types (for their properties, enums
+// and signals), and QML creates thin subclasses under the same names: DistributedLock and
+// SingletonJob add QQmlParserStatus, so that `active: true` takes effect only once the whole
+// component is complete; LockManager releases its locks before its connections close.
+#pragma once
+
+#include <distributedlock.h>
+#include <lockmanager.h>
+#include <singletonjob.h>
+
+#include <QtCore/QPointer>
+#include <QtQml/QQmlParserStatus>
+#include <QtQml/qqml.h>
+
+namespace QRedlockQml {
+
+// The library classes themselves, for their properties, enums and signals. QML creates the
+// subclasses below under the same names.
+struct LockManagerForeign
+{
+    Q_GADGET
+    QML_FOREIGN(QRedlock::LockManager)
+    QML_ANONYMOUS
+};
+
+struct DistributedLockForeign
+{
+    Q_GADGET
+    QML_FOREIGN(QRedlock::DistributedLock)
+    QML_ANONYMOUS
+};
+
+struct SingletonJobForeign
+{
+    Q_GADGET
+    QML_FOREIGN(QRedlock::SingletonJob)
+    QML_ANONYMOUS
+};
+
+// Holds a declarative `active` value back until componentComplete(): a lock or job created
+// by an asynchronous incubator could otherwise start before its other properties are set.
+// T is DistributedLock or SingletonJob (isActive(), setActive(), activeChanged()).
+class ActiveLatch
+{
+public:
+    void begin() { m_declaring = true; }
+
+    template <typename T>
+    bool read(const T *object) const
+    {
+        return m_declaring ? m_pending : object->isActive();
+    }
+
+    template <typename T>
+    void write(T *object, bool on)
+    {
+        if (!m_declaring) {
+            object->setActive(on);
+        } else if (m_pending != on) {
+            m_pending = on;
+            Q_EMIT object->activeChanged();
+        }
+    }
+
+    template <typename T>
+    void complete(T *object)
+    {
+        m_declaring = false;
+        if (m_pending)
+            object->setActive(true);  // takes effect in the next event-loop turn
+    }
+
+private:
+    bool m_declaring = false;
+    bool m_pending = false;
+};
+
+// A QML tree dies object by object, in an order the author hardly controls. When a manager
+// goes before the locks that use it, they could no longer release: so it releases them
+// first, while its connections still exist (the commands leave as the connections close).
+class QmlLockManager : public QRedlock::LockManager
+{
+    Q_OBJECT
+    QML_NAMED_ELEMENT(LockManager)
+
+public:
+    explicit QmlLockManager(QObject *parent = nullptr);
+    ~QmlLockManager() override;
+
+    void track(QRedlock::DistributedLock *lock);
+
+private:
+    QList<QPointer<QRedlock::DistributedLock>> m_locks;
+};
+
+class QmlDistributedLock : public QRedlock::DistributedLock,
+                           public QQmlParserStatus
+{
+    Q_OBJECT
+    Q_INTERFACES(QQmlParserStatus)
+    QML_NAMED_ELEMENT(DistributedLock)
+    Q_PROPERTY(bool active READ qmlActive WRITE setQmlActive NOTIFY activeChanged)
+
+public:
+    explicit QmlDistributedLock(QObject *parent = nullptr);
+
+    bool qmlActive() const { return m_active.read(this); }
+    void setQmlActive(bool on) { m_active.write(this, on); }
+
+    void classBegin() override { m_active.begin(); }
+    void componentComplete() override { m_active.complete(this); }
+
+private:
+    ActiveLatch m_active;
+};
+
+class QmlSingletonJob : public QRedlock::SingletonJob,
+                        public QQmlParserStatus
+{
+    Q_OBJECT
+    Q_INTERFACES(QQmlParserStatus)
+    QML_NAMED_ELEMENT(SingletonJob)
+    Q_PROPERTY(bool active READ qmlActive WRITE setQmlActive NOTIFY activeChanged)
+
+public:
+    explicit QmlSingletonJob(QObject *parent = nullptr);
+
+    bool qmlActive() const { return m_active.read(this); }
+    void setQmlActive(bool on) { m_active.write(this, on); }
+
+    void classBegin() override { m_active.begin(); }
+    void componentComplete() override { m_active.complete(this); }
+
+private:
+    ActiveLatch m_active;
+};
+
+} // namespace QRedlockQml
