@@ -228,6 +228,13 @@ int DistributedLockPrivate::jitteredRetryDelay() const
 void DistributedLockPrivate::trackRound(const std::shared_ptr<QuorumRound> &round)
 {
     lastRound = round;
+    // Slow servers answer after the decision: keep serverStatus() watchers up to date.
+    QPointer<DistributedLock> self(q);
+    const QuorumRound *raw = round.get();
+    round->onLateReply = [self, raw] {
+        if (self && self->d->lastRound.get() == raw)
+            Q_EMIT self->serverStatusChanged();
+    };
     Q_EMIT q->serverStatusChanged();
 }
 

@@ -153,8 +153,11 @@ void QuorumRound::record(int index, const RedisReply &reply)
     case Result::Refused: ++refused; break;
     default: ++failed; break;
     }
-    if (decided)
+    if (decided) {
+        if (onLateReply)
+            onLateReply();
         return;
+    }
     const bool outcomeKnown = mode == Mode::All
             ? allAnswered()
             : (granted >= quorum || refused + failed > size() - quorum);

@@ -49,6 +49,7 @@ public:
     int failed = 0;
     bool decided = false;
     std::function<void(QuorumRound &)> onDecided;
+    std::function<void()> onLateReply; // a server answered after the decision (diagnostics)
 
     void record(int index, const RedisReply &reply);
 };
