@@ -1,0 +1,63 @@
+// lockbench: QRedlock's benchmarks against its own reference figures and its peers.
+// `lockbench suite` runs everything (scripts/bench calls it); the other modes measure
+// one thing each and print one JSON line. See README.md.
+#include "benchutil.h"
+#include "modes.h"
+
+#include <QtCore/QCoreApplication>
+
+#include <cstdio>
+
+namespace {
+
+const char Usage[] = R"(usage: lockbench MODE [--option value ...]
+
+modes (each prints one JSON line on stdout):
+  suite       everything below plus the references; prints the markdown table
+              --json FILE  --scale-seconds 60  --scale-locks 10000  --samples 3000
+              --seconds 3  --repeat 5  --peers DIR  --no-node  --no-callgrind
+              --dispatchers default,unix
+  latency     uncontended acquire time, one lock at a time
+              --servers N  --samples 5000  --warmup 300  --proxy-delays 1,2,4
+              --bare (also a plain QTcpSocket fan-out)  --floor (also blocking sockets)
+  throughput  acquire+release cycles/s  --inflight 64  --seconds 3  --servers 3
+  handoff     one resource, several processes  --procs 4  --seconds 5
+              --retry-delay 2  --retry-jitter 2  --hold-ms 0
+  scale       many held locks with auto-extension  --locks 10000  --seconds 60  --ttl 30000
+  cycles      a fixed number of acquire+release cycles (for callgrind)  --cycles 1000
+  serve       start --servers N redis-servers, print their URLs, run until stdin closes
+
+common: --urls URL,... uses running servers instead of starting its own;
+        --server-timeout MS (default 1000)
+)";
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const QStringList args = app.arguments();
+    const QString mode = args.value(1);
+    if (mode.isEmpty() || mode == QLatin1String("--help") || mode == QLatin1String("help")) {
+        std::fputs(Usage, mode.isEmpty() ? stderr : stdout);
+        return mode.isEmpty() ? 2 : 0;
+    }
+    const LockBench::Options options(args, 2);
+    if (mode == QLatin1String("suite"))
+        return LockBench::runSuite(options);
+    if (mode == QLatin1String("latency"))
+        return LockBench::runLatency(options);
+    if (mode == QLatin1String("throughput"))
+        return LockBench::runThroughput(options);
+    if (mode == QLatin1String("handoff"))
+        return LockBench::runHandoff(options);
+    if (mode == QLatin1String("handoff-child"))
+        return LockBench::runHandoffChild(options);
+    if (mode == QLatin1String("scale"))
+        return LockBench::runScale(options);
+    if (mode == QLatin1String("cycles"))
+        return LockBench::runCycles(options);
+    if (mode == QLatin1String("serve"))
+        return LockBench::runServe(options);
+    LockBench::fail(QStringLiteral("unknown mode '%1' (try --help)").arg(mode));
+}

@@ -1,0 +1,17 @@
+// lockbench modes; each returns the process exit code and prints one JSON line.
+#pragma once
+
+namespace LockBench {
+
+class Options;
+
+int runLatency(const Options &options);
+int runCycles(const Options &options);
+int runThroughput(const Options &options);
+int runHandoff(const Options &options);
+int runHandoffChild(const Options &options);
+int runScale(const Options &options);
+int runServe(const Options &options);
+int runSuite(const Options &options);
+
+} // namespace LockBench
