@@ -1,0 +1,403 @@
+#include "checker.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <algorithm>
+#include <climits>
+
+namespace QRedlockSafety {
+
+namespace {
+
+constexpr double NsPerMs = 1e6;
+constexpr int MaxFindings = 12;
+// Scheduling slack in the recovery bound: processes of a loaded 2-core machine.
+constexpr int RecoverySlackMs = 50;
+
+double ms(qint64 ns) { return double(ns) / NsPerMs; }
+
+// One line of a worker log (see worker.cpp for the writer).
+struct Holding
+{
+    int worker = 0;
+    int index = 0;
+    qint64 want = 0, grant = 0, deadline = 0, end = 0;
+    QByteArray reason;
+    qint64 signal = 0, release = 0, lastWrite = 0, stale = 0;
+    int increments = 0;
+    int extensions = 0;
+    qint64 wallOffset = 0;
+
+    // The worker may touch the counter until its end, and never after the deadline it was
+    // told (it checks before every write; a write after it is reported on its own).
+    qint64 until() const { return std::min(end, deadline); }
+};
+
+bool parseLine(const QByteArray &line, Holding *h)
+{
+    const QList<QByteArray> f = line.trimmed().split('\t');
+    if (f.size() != 14)
+        return false;
+    bool ok = true;
+    const auto num = [&](int i) {
+        bool good = false;
+        const qint64 v = f.at(i).toLongLong(&good);
+        ok = ok && good;
+        return v;
+    };
+    h->worker = int(num(0));
+    h->index = int(num(1));
+    h->want = num(2);
+    h->grant = num(3);
+    h->deadline = num(4);
+    h->end = num(5);
+    h->reason = f.at(6);
+    h->signal = num(7);
+    h->release = num(8);
+    h->lastWrite = num(9);
+    h->stale = num(10);
+    h->increments = int(num(11));
+    h->extensions = int(num(12));
+    h->wallOffset = num(13);
+    return ok && h->grant > 0 && h->end >= h->grant;
+}
+
+QJsonValue nsValue(qint64 v) { return QJsonValue(QString::number(v)); }
+qint64 nsOf(const QJsonValue &v) { return v.toString().toLongLong(); }
+
+void note(CheckResult *r, const QString &text)
+{
+    if (r->findings.size() < MaxFindings)
+        r->findings << text;
+}
+
+// Windows in which this worker did not run that overlap [from, to]: when the last of them
+// ended (0: none), and whether the runner's SIGSTOP was among them.
+struct Stopped
+{
+    qint64 resumeNs = 0;
+    bool paused = false;
+};
+
+Stopped stoppedWithin(const QList<Pause> &pauses, int worker, qint64 from, qint64 to)
+{
+    Stopped s;
+    for (const Pause &p : pauses) {
+        if (p.worker == worker && p.stopNs <= to && p.resumeNs >= from) {
+            s.resumeNs = std::max(s.resumeNs, p.resumeNs);
+            s.paused = s.paused || !p.stall;
+        }
+    }
+    return s;
+}
+
+bool loadStalls(const QString &path, int worker, QList<Pause> *out)
+{
+    QFile file(path);
+    if (!file.exists())
+        return true;
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    while (!file.atEnd()) {
+        const QList<QByteArray> f = file.readLine().trimmed().split('\t');
+        if (f.size() != 3)
+            return false;
+        out->append({ worker, f.at(0).toLongLong(), f.at(1).toLongLong(), true });
+    }
+    return true;
+}
+
+void checkOverlaps(const QList<Holding> &hs, CheckResult *r)
+{
+    // Sorted by grant: a holding can only overlap later grants that start before it ends.
+    for (int i = 0; i < hs.size(); ++i) {
+        for (int j = i + 1; j < hs.size() && hs.at(j).grant < hs.at(i).until(); ++j) {
+            if (hs.at(j).worker == hs.at(i).worker)
+                continue;
+            const qint64 overlap = std::min(hs.at(i).until(), hs.at(j).until()) - hs.at(j).grant;
+            if (overlap <= 0)
+                continue;
+            ++r->overlaps;
+            r->worstOverlapMs = std::max(r->worstOverlapMs, ms(overlap));
+            note(r, QStringLiteral("overlap %1 ms: worker %2 holding %3 (%4, until +%5 ms) and worker %6 holding %7 "
+                                   "(granted +%8 ms after the first)")
+                            .arg(ms(overlap), 0, 'f', 1)
+                            .arg(hs.at(i).worker).arg(hs.at(i).index)
+                            .arg(QString::fromLatin1(hs.at(i).reason))
+                            .arg(ms(hs.at(i).until() - hs.at(i).grant), 0, 'f', 1)
+                            .arg(hs.at(j).worker).arg(hs.at(j).index)
+                            .arg(ms(hs.at(j).grant - hs.at(i).grant), 0, 'f', 1));
+        }
+    }
+}
+
+void checkSignals(const QList<Pause> &pauses, const QList<Holding> &hs, CheckResult *r)
+{
+    const qint64 tolerance = qint64(LateToleranceMs * NsPerMs);
+    for (const Holding &h : hs) {
+        if (h.lastWrite > h.until()) {
+            ++r->lateWrites;
+            note(r, QStringLiteral("late write: worker %1 holding %2 wrote %3 ms after its holding ended")
+                            .arg(h.worker).arg(h.index).arg(ms(h.lastWrite - h.until()), 0, 'f', 2));
+        }
+        // The worker must learn that the lock is gone by its deadline: a signal, or its own
+        // release before it. A worker that was stopped over the deadline is judged from its
+        // resumption on: the library cannot talk to a process that does not run.
+        const qint64 learned = h.signal ? h.signal : h.end;
+        if (learned <= h.deadline)
+            continue;
+        const Stopped stopped = stoppedWithin(pauses, h.worker, h.deadline - tolerance, learned);
+        const qint64 resumed = stopped.resumeNs;
+        const qint64 reference = std::max(h.deadline, resumed);
+        const qint64 late = learned - reference;
+        if (resumed && late <= tolerance) {
+            ++(stopped.paused ? r->excusedLate : r->starvedLate);
+            continue;
+        }
+        r->worstLatenessMs = std::max(r->worstLatenessMs, ms(late));
+        if (late > tolerance) {
+            ++r->lateSignals;
+            note(r, QStringLiteral("late signal: worker %1 holding %2 learned '%3' %4 ms after %5")
+                            .arg(h.worker).arg(h.index).arg(QString::fromLatin1(h.reason))
+                            .arg(ms(late), 0, 'f', 2)
+                            .arg(resumed ? QStringLiteral("its resumption") : QStringLiteral("the deadline")));
+        }
+    }
+}
+
+// Merged holding intervals, sorted.
+QList<std::pair<qint64, qint64>> heldSpans(const QList<Holding> &hs)
+{
+    QList<std::pair<qint64, qint64>> spans;
+    for (const Holding &h : hs) {
+        if (!spans.isEmpty() && h.grant <= spans.last().second)
+            spans.last().second = std::max(spans.last().second, h.until());
+        else
+            spans.append({ h.grant, h.until() });
+    }
+    return spans;
+}
+
+// The longest time in [from, to] not covered by spans; *first gets the initial gap (from
+// -> first span covering or starting after from).
+qint64 longestGap(const QList<std::pair<qint64, qint64>> &spans, qint64 from, qint64 to, qint64 *first)
+{
+    qint64 cursor = from;
+    qint64 worst = 0;
+    *first = -1;
+    for (const auto &s : spans) {
+        if (s.second <= cursor)
+            continue;
+        if (s.first >= to)
+            break;
+        const qint64 gap = std::max<qint64>(0, s.first - cursor);
+        if (*first < 0)
+            *first = gap;
+        worst = std::max(worst, gap);
+        cursor = std::max(cursor, s.second);
+    }
+    if (cursor < to) {
+        worst = std::max(worst, to - cursor);
+        if (*first < 0)
+            *first = to - cursor;
+    }
+    return worst;
+}
+
+void checkLiveness(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r)
+{
+    const auto spans = heldSpans(hs);
+    const double bound = meta.recoveryBoundMs();
+    // Judge every stretch after a heal (or, without healing faults, the whole steady run)
+    // until the next fault starts or the workers stop.
+    QList<std::pair<qint64, qint64>> windows;
+    QList<qint64> starts;
+    for (const Fault &f : meta.faults)
+        starts << f.startNs;
+    std::sort(starts.begin(), starts.end());
+    const auto nextStart = [&](qint64 t) {
+        for (qint64 s : std::as_const(starts)) {
+            if (s > t)
+                return std::min(s, meta.stopNs);
+        }
+        return meta.stopNs;
+    };
+    bool permanent = meta.faults.isEmpty();
+    for (const Fault &f : meta.faults) {
+        if (f.healNs > 0)
+            windows.append({ std::max(f.healNs, meta.steadyNs), nextStart(f.healNs) });
+        else
+            permanent = true;
+    }
+    if (permanent)
+        windows.append({ meta.steadyNs, nextStart(meta.steadyNs) });
+    for (const auto &w : std::as_const(windows)) {
+        if (w.second <= w.first)
+            continue;
+        qint64 first = 0;
+        const qint64 worst = longestGap(spans, w.first, w.second, &first);
+        r->worstGapMs = std::max(r->worstGapMs, ms(worst));
+        r->worstRecoveryMs = std::max(r->worstRecoveryMs, ms(first));
+        if (ms(worst) > bound) {
+            ++r->livenessFailures;
+            note(r, QStringLiteral("liveness: nobody held the lock for %1 ms (bound %2 ms) in the %3 ms after +%4 ms")
+                            .arg(ms(worst), 0, 'f', 1).arg(bound, 0, 'f', 0)
+                            .arg(ms(w.second - w.first), 0, 'f', 0)
+                            .arg(ms(w.first - meta.startNs), 0, 'f', 0));
+        }
+    }
+}
+
+} // namespace
+
+double RunMeta::recoveryBoundMs() const
+{
+    // Leftover keys live up to one TTL after the fault heals; then the next attempt comes
+    // within one retry delay (plus jitter) and takes at most one server timeout.
+    return double(ttl + retryDelay + retryJitter + serverTimeout + RecoverySlackMs);
+}
+
+bool RunMeta::save(const QString &path) const
+{
+    QJsonObject o;
+    o.insert(QStringLiteral("scenario"), scenario);
+    o.insert(QStringLiteral("negative"), negative);
+    o.insert(QStringLiteral("seed"), QString::number(seed));
+    o.insert(QStringLiteral("servers"), servers);
+    o.insert(QStringLiteral("workers"), workers);
+    o.insert(QStringLiteral("ttl"), ttl);
+    o.insert(QStringLiteral("autoExtend"), autoExtend);
+    o.insert(QStringLiteral("retryDelay"), retryDelay);
+    o.insert(QStringLiteral("retryJitter"), retryJitter);
+    o.insert(QStringLiteral("serverTimeout"), serverTimeout);
+    o.insert(QStringLiteral("startNs"), nsValue(startNs));
+    o.insert(QStringLiteral("steadyNs"), nsValue(steadyNs));
+    o.insert(QStringLiteral("stopNs"), nsValue(stopNs));
+    QJsonArray faultList;
+    for (const Fault &f : faults) {
+        faultList.append(QJsonObject{ { QStringLiteral("kind"), f.kind },
+                                      { QStringLiteral("startNs"), nsValue(f.startNs) },
+                                      { QStringLiteral("healNs"), nsValue(f.healNs) },
+                                      { QStringLiteral("detail"), f.detail } });
+    }
+    o.insert(QStringLiteral("faults"), faultList);
+    QJsonArray pauseList;
+    for (const Pause &p : pauses) {
+        pauseList.append(QJsonObject{ { QStringLiteral("worker"), p.worker },
+                                      { QStringLiteral("stopNs"), nsValue(p.stopNs) },
+                                      { QStringLiteral("resumeNs"), nsValue(p.resumeNs) } });
+    }
+    o.insert(QStringLiteral("pauses"), pauseList);
+    o.insert(QStringLiteral("setupErrors"), QJsonArray::fromStringList(setupErrors));
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly | QIODevice::Truncate)
+            && file.write(QJsonDocument(o).toJson()) > 0;
+}
+
+bool RunMeta::load(const QString &path, QString *error)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    QJsonParseError parseError;
+    const QJsonObject o = QJsonDocument::fromJson(file.readAll(), &parseError).object();
+    if (parseError.error != QJsonParseError::NoError) {
+        *error = QStringLiteral("%1: %2").arg(path, parseError.errorString());
+        return false;
+    }
+    scenario = o.value(QStringLiteral("scenario")).toString();
+    negative = o.value(QStringLiteral("negative")).toBool();
+    seed = o.value(QStringLiteral("seed")).toString().toULongLong();
+    servers = o.value(QStringLiteral("servers")).toInt();
+    workers = o.value(QStringLiteral("workers")).toInt();
+    ttl = o.value(QStringLiteral("ttl")).toInt();
+    autoExtend = o.value(QStringLiteral("autoExtend")).toBool();
+    retryDelay = o.value(QStringLiteral("retryDelay")).toInt();
+    retryJitter = o.value(QStringLiteral("retryJitter")).toInt();
+    serverTimeout = o.value(QStringLiteral("serverTimeout")).toInt();
+    startNs = nsOf(o.value(QStringLiteral("startNs")));
+    steadyNs = nsOf(o.value(QStringLiteral("steadyNs")));
+    stopNs = nsOf(o.value(QStringLiteral("stopNs")));
+    faults.clear();
+    const QJsonArray faultList = o.value(QStringLiteral("faults")).toArray();
+    for (const QJsonValue &v : faultList) {
+        const QJsonObject f = v.toObject();
+        faults.append({ f.value(QStringLiteral("kind")).toString(), nsOf(f.value(QStringLiteral("startNs"))),
+                        nsOf(f.value(QStringLiteral("healNs"))), f.value(QStringLiteral("detail")).toString() });
+    }
+    pauses.clear();
+    const QJsonArray pauseList = o.value(QStringLiteral("pauses")).toArray();
+    for (const QJsonValue &v : pauseList) {
+        const QJsonObject p = v.toObject();
+        pauses.append({ p.value(QStringLiteral("worker")).toInt(), nsOf(p.value(QStringLiteral("stopNs"))),
+                        nsOf(p.value(QStringLiteral("resumeNs"))) });
+    }
+    setupErrors.clear();
+    const QJsonArray errors = o.value(QStringLiteral("setupErrors")).toArray();
+    for (const QJsonValue &v : errors)
+        setupErrors << v.toString();
+    return true;
+}
+
+bool checkRun(const QString &dirPath, RunMeta *meta, CheckResult *r, QString *error)
+{
+    const QDir dir(dirPath);
+    if (!meta->load(dir.filePath(QStringLiteral("meta.json")), error))
+        return false;
+    *r = CheckResult();
+
+    QList<Holding> hs;
+    const QStringList logs = dir.entryList({ QStringLiteral("worker-*.log") }, QDir::Files, QDir::Name);
+    for (const QString &name : logs) {
+        QFile file(dir.filePath(name));
+        if (!file.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read %1").arg(file.fileName());
+            return false;
+        }
+        int lineNo = 0;
+        while (!file.atEnd()) {
+            const QByteArray line = file.readLine();
+            ++lineNo;
+            Holding h;
+            if (!parseLine(line, &h)) {
+                *error = QStringLiteral("%1:%2: malformed record").arg(name).arg(lineNo);
+                return false;
+            }
+            hs.append(h);
+            r->increments += h.increments;
+        }
+    }
+    std::sort(hs.begin(), hs.end(), [](const Holding &a, const Holding &b) { return a.grant < b.grant; });
+    r->holdings = int(hs.size());
+
+    QFile counter(dir.filePath(QStringLiteral("counter")));
+    if (!counter.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the counter file");
+        return false;
+    }
+    r->counter = counter.readAll().trimmed().toLongLong();
+    r->lostUpdates = r->increments - r->counter;
+    if (r->lostUpdates != 0)
+        note(r, QStringLiteral("lost updates: %1 increments were completed, the counter says %2")
+                        .arg(r->increments).arg(r->counter));
+
+    QList<Pause> pauses = meta->pauses;
+    for (int w = 0; w < meta->workers; ++w) {
+        if (!loadStalls(dir.filePath(QStringLiteral("worker-%1.log.stalls").arg(w)), w, &pauses)) {
+            *error = QStringLiteral("cannot read the stalls of worker %1").arg(w);
+            return false;
+        }
+    }
+    checkOverlaps(hs, r);
+    checkSignals(pauses, hs, r);
+    checkLiveness(*meta, hs, r);
+    return true;
+}
+
+} // namespace QRedlockSafety

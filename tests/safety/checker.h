@@ -1,0 +1,84 @@
+// The safety checker: reads what one run left in its folder (meta.json, the workers' logs,
+// the counter file) and judges it. It knows nothing about how the run was made.
+#pragma once
+
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+namespace QRedlockSafety {
+
+// A late lost()/expired() is one delivered more than this after the validity deadline the
+// library reported. Why not 0: the expiry timer has millisecond resolution, the deadline the
+// worker computes from remainingValidity() is rounded down to a millisecond, and the signal
+// still has to be dispatched by the worker's event loop on a loaded 2-core machine.
+constexpr double LateToleranceMs = 5.0;
+
+// What the runner records about a run (meta.json in the run folder).
+struct Fault
+{
+    QString kind;
+    qint64 startNs = 0;
+    qint64 healNs = 0; // 0: never heals (e.g. a server whose clock runs fast for the whole run)
+    QString detail;
+};
+
+struct Pause // a worker did not run: SIGSTOPped by the runner, or a stall the worker measured
+{
+    int worker = 0;
+    qint64 stopNs = 0;
+    qint64 resumeNs = 0;
+    bool stall = false; // from the worker's heartbeat (not saved in meta.json: read from the logs)
+};
+
+struct RunMeta
+{
+    QString scenario;
+    bool negative = false;     // a negative control: a violation is expected
+    quint64 seed = 0;
+    int servers = 0;
+    int workers = 0;
+    int ttl = 0;
+    bool autoExtend = false;
+    int retryDelay = 0;
+    int retryJitter = 0;
+    int serverTimeout = 0;
+    qint64 startNs = 0;        // workers started
+    qint64 steadyNs = 0;       // liveness is judged from here on (first connections made)
+    qint64 stopNs = 0;         // workers stopped wanting the lock
+    QList<Fault> faults;
+    QList<Pause> pauses;
+    QStringList setupErrors;   // the run itself went wrong (a fault had no effect, a worker crashed...)
+
+    // After a fault heals, the lock must be taken again within this time.
+    double recoveryBoundMs() const;
+    bool save(const QString &path) const;
+    bool load(const QString &path, QString *error);
+};
+
+struct CheckResult
+{
+    int holdings = 0;
+    qint64 increments = 0;     // completed read-modify-writes, from the logs
+    qint64 counter = 0;        // the counter file at the end
+    int overlaps = 0;          // pairs of holdings of different workers that intersect
+    double worstOverlapMs = 0;
+    qint64 lostUpdates = 0;    // increments - counter (non-zero either way is a violation)
+    int lateSignals = 0;       // lost/expired later than deadline + tolerance (process running)
+    double worstLatenessMs = 0;    // the latest signal relative to its deadline, excused ones aside
+    int excusedLate = 0;       // late only because the worker was SIGSTOPped over its deadline
+    int starvedLate = 0;       // late only because the worker's process did not run (a stall)
+    int lateWrites = 0;        // counter writes after the holding's end or deadline
+    double worstRecoveryMs = -1;   // heal -> lock taken again (-1: no fault healed)
+    double worstGapMs = 0;     // longest time nobody held the lock while it was wanted, after heals
+    int livenessFailures = 0;  // recoveries / gaps beyond recoveryBoundMs()
+    QStringList findings;      // human-readable details of every violation (capped)
+
+    bool safetyViolated() const { return overlaps > 0 || lostUpdates != 0 || lateWrites > 0; }
+    bool violated() const { return safetyViolated() || lateSignals > 0 || livenessFailures > 0; }
+};
+
+// Checks the run folder. Returns false (with *error) if it cannot be read at all.
+bool checkRun(const QString &dir, RunMeta *meta, CheckResult *result, QString *error);
+
+} // namespace QRedlockSafety

@@ -1,0 +1,725 @@
+#include "safetyrun.h"
+
+#include "clocks.h"
+
+#include "faultproxy.h"
+#include "redisserver.h"
+
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QEventLoop>
+#include <QFile>
+#include <QProcess>
+#include <QThread>
+#include <QTimer>
+
+#include <algorithm>
+#include <climits>
+#include <csignal>
+
+using QRedlockTest::FaultProxy;
+using QRedlockTest::RedisServer;
+
+namespace QRedlockSafety {
+
+namespace {
+
+QString listText(const QList<int> &values)
+{
+    QStringList parts;
+    for (int v : values)
+        parts << QString::number(v);
+    return parts.join(u',');
+}
+
+} // namespace
+
+// The proxies forward bytes in a thread of their own, so that the runner's blocking work
+// (restarting a server takes tens of milliseconds) never stalls the network.
+class NetworkThread
+{
+public:
+    NetworkThread()
+    {
+        m_context = new QObject;
+        m_context->moveToThread(&m_thread);
+        QObject::connect(&m_thread, &QThread::finished, m_context, &QObject::deleteLater);
+        m_thread.start();
+    }
+    ~NetworkThread()
+    {
+        m_thread.quit();
+        m_thread.wait();
+    }
+    void call(const std::function<void()> &fn)
+    {
+        QMetaObject::invokeMethod(m_context, fn, Qt::BlockingQueuedConnection);
+    }
+
+private:
+    QThread m_thread;
+    QObject *m_context;
+};
+
+struct Run::WorkerProcess
+{
+    std::unique_ptr<QProcess> process;
+    QByteArray pending;       // stdout bytes not yet a full line
+    bool holding = false;
+    qint64 grantNs = 0;
+    bool paused = false;
+    bool done = false;
+    qint64 pausedAt = 0;
+    qint64 minWallOffset = LLONG_MAX;
+    qint64 maxWallOffset = LLONG_MIN;
+};
+
+Run::Run(const Scenario &scenario, quint64 seed, double seconds, const Tools &tools)
+    : rng(seededGenerator(seed)), m_scenario(scenario), m_seconds(seconds), m_tools(tools)
+{
+    m_meta.scenario = scenario.name;
+    m_meta.negative = scenario.negative;
+    m_meta.seed = seed;
+
+    // Common random parameters; the scenario may override them.
+    serverCount = rng.bounded(10) < 3 ? 5 : 3;
+    workerCount = between(3, 4);
+    ttl = between(400, 1200);
+    autoExtend = rng.bounded(2) == 1;
+    // Short holdings stress the hand-over; long ones outlive the validity (expiry, extension).
+    holdMinMs = 1;
+    holdMaxMs = rng.bounded(2) ? between(5, 60) : between(ttl / 4, ttl * 3 / 2);
+    retryDelay = between(30, 100);
+    retryJitter = retryDelay / 2;
+    serverTimeout = between(50, 150);
+    if (scenario.configure)
+        scenario.configure(*this);
+}
+
+Run::~Run()
+{
+    for (auto &w : m_workers) {
+        if (w->process && w->process->state() != QProcess::NotRunning) {
+            ::kill(pid_t(w->process->processId()), SIGCONT);
+            w->process->kill();
+            w->process->waitForFinished(5000);
+        }
+    }
+    if (m_net) {
+        m_net->call([this] {
+            for (auto &row : m_proxies) {
+                for (FaultProxy *p : row)
+                    delete p;
+            }
+        });
+    }
+    m_net.reset();
+    m_workers.clear();
+    m_servers.clear();
+}
+
+QString Run::parameters() const
+{
+    QString text = QStringLiteral("servers=%1 workers=%2 ttl=%3 autoExtend=%4 hold=%5..%6 retry=%7±%8 timeout=%9")
+                           .arg(serverCount).arg(workerCount).arg(ttl).arg(autoExtend ? 1 : 0)
+                           .arg(holdMinMs).arg(holdMaxMs).arg(retryDelay).arg(retryJitter).arg(serverTimeout);
+    if (persistence)
+        text += QStringLiteral(" aof=always");
+    if (!fastServers.isEmpty())
+        text += QStringLiteral(" fast=%1@x%2").arg(listText(fastServers)).arg(fastSpeed, 0, 'f', 2);
+    if (clockJumpWorkers)
+        text += QStringLiteral(" faketime=1");
+    return text;
+}
+
+qint64 Run::now() const { return monotonicNs(); }
+
+QList<int> Run::allServers() const
+{
+    QList<int> all;
+    for (int i = 0; i < serverCount; ++i)
+        all << i;
+    return all;
+}
+
+QList<int> Run::pickServers(int count)
+{
+    QList<int> pool = allServers();
+    QList<int> picked;
+    while (picked.size() < count && !pool.isEmpty())
+        picked << pool.takeAt(int(rng.bounded(int(pool.size()))));
+    std::sort(picked.begin(), picked.end());
+    return picked;
+}
+
+int Run::faultDurationMs() { return int(ttl * between(1.2, 2.0)); }
+
+RedisServer &Run::server(int i) { return *m_servers[size_t(i)]; }
+
+void Run::spin(int ms)
+{
+    if (ms <= 0)
+        return;
+    QEventLoop loop;
+    QTimer::singleShot(ms, Qt::PreciseTimer, &loop, &QEventLoop::quit);
+    loop.exec();
+}
+
+int Run::waitForHolder(int timeoutMs, int maxAgeMs)
+{
+    const QDeadlineTimer deadline(timeoutMs);
+    for (;;) {
+        for (size_t i = 0; i < m_workers.size(); ++i) {
+            const WorkerProcess &w = *m_workers[i];
+            if (w.holding && !w.paused && (maxAgeMs < 0 || now() - w.grantNs <= qint64(maxAgeMs) * NsPerMs))
+                return int(i);
+        }
+        if (deadline.hasExpired())
+            return -1;
+        spin(1);
+    }
+}
+
+void Run::startFault(const QString &kind, const QString &detail)
+{
+    Fault f;
+    f.kind = kind;
+    f.detail = detail;
+    f.startNs = now();
+    m_meta.faults.append(f);
+    m_openFault = int(m_meta.faults.size()) - 1;
+}
+
+void Run::healFault()
+{
+    if (m_openFault >= 0)
+        m_meta.faults[m_openFault].healNs = now();
+    m_openFault = -1;
+}
+
+void Run::onProxy(int worker, int server, const std::function<void(FaultProxy &)> &fn)
+{
+    FaultProxy *p = m_proxies[size_t(worker)][size_t(server)];
+    m_net->call([p, &fn] { fn(*p); });
+}
+
+void Run::onProxies(const QList<int> &servers, const std::function<void(FaultProxy &)> &fn)
+{
+    QList<FaultProxy *> list;
+    for (auto &row : m_proxies) {
+        for (int s : servers)
+            list << row[size_t(s)];
+    }
+    m_net->call([&list, &fn] {
+        for (FaultProxy *p : std::as_const(list))
+            fn(*p);
+    });
+}
+
+void Run::clearProxies(const QList<int> &servers, int onlyWorker)
+{
+    const auto heal = [](FaultProxy &p) {
+        p.setPass(FaultProxy::Direction::Both);
+        p.cutAll();
+    };
+    if (onlyWorker < 0) {
+        onProxies(servers, heal);
+        return;
+    }
+    for (int s : servers)
+        onProxy(onlyWorker, s, heal);
+}
+
+void Run::pauseWorker(int worker)
+{
+    WorkerProcess &w = *m_workers[size_t(worker)];
+    w.pausedAt = now();
+    w.paused = true;
+    ::kill(pid_t(w.process->processId()), SIGSTOP);
+}
+
+void Run::resumeWorker(int worker)
+{
+    WorkerProcess &w = *m_workers[size_t(worker)];
+    if (!w.paused)
+        return;
+    // Noted before the signal: the checker measures lateness from here, so this is strict.
+    m_meta.pauses.append({ worker, w.pausedAt, now() });
+    w.paused = false;
+    ::kill(pid_t(w.process->processId()), SIGCONT);
+}
+
+void Run::setClientClockOffset(const QString &spec)
+{
+    QFile file(QDir(m_dir).filePath(QStringLiteral("faketime.rc")));
+    if (file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        file.write(spec.toLatin1() + '\n');
+}
+
+bool Run::startServers(QString *error)
+{
+    for (int i = 0; i < serverCount; ++i) {
+        RedisServer::Options options;
+        options.persistence = persistence;
+        if (fastServers.contains(i)) {
+            options.preloadLibrary = m_tools.clockShim;
+            options.extraEnv.insert(QStringLiteral("QREDLOCK_CLOCK_SPEED"), QString::number(fastSpeed));
+        }
+        auto server = std::make_unique<RedisServer>();
+        if (!server->launch(options)) {
+            *error = QStringLiteral("server %1: %2").arg(i).arg(server->errorString());
+            return false;
+        }
+        m_servers.push_back(std::move(server));
+    }
+    m_serversStartedWallMs = QDateTime::currentMSecsSinceEpoch();
+    for (int i = 0; i < serverCount; ++i) {
+        if (!server(i).waitUntilReady()) {
+            *error = QStringLiteral("server %1: %2\n%3").arg(i).arg(server(i).errorString(), server(i).logTail(10));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool Run::startWorkers(QString *error)
+{
+    m_net = std::make_unique<NetworkThread>();
+    m_proxies.assign(size_t(workerCount), std::vector<FaultProxy *>(size_t(serverCount), nullptr));
+    QString proxyError;
+    m_net->call([&] {
+        for (int w = 0; w < workerCount; ++w) {
+            for (int s = 0; s < serverCount; ++s) {
+                auto *p = new FaultProxy;
+                m_proxies[size_t(w)][size_t(s)] = p;
+                if (!p->start(server(s).port()) && proxyError.isEmpty())
+                    proxyError = p->errorString();
+            }
+        }
+    });
+    if (!proxyError.isEmpty()) {
+        *error = QStringLiteral("fault proxy: %1").arg(proxyError);
+        return false;
+    }
+
+    QFile counter(QDir(m_dir).filePath(QStringLiteral("counter")));
+    if (!counter.open(QIODevice::WriteOnly | QIODevice::Truncate) || counter.write("0\n") != 2) {
+        *error = QStringLiteral("cannot create the counter file");
+        return false;
+    }
+    counter.close();
+
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (clockJumpWorkers) {
+        setClientClockOffset(QStringLiteral("+0"));
+        env.insert(QStringLiteral("LD_PRELOAD"), m_tools.faketime);
+        env.insert(QStringLiteral("FAKETIME_TIMESTAMP_FILE"), QDir(m_dir).filePath(QStringLiteral("faketime.rc")));
+        env.insert(QStringLiteral("FAKETIME_NO_CACHE"), QStringLiteral("1"));
+        env.insert(QStringLiteral("FAKETIME_DONT_FAKE_MONOTONIC"), QStringLiteral("1"));
+        // A sanitizer build would refuse to start with another library preloaded before it.
+        const QString asan = env.value(QStringLiteral("ASAN_OPTIONS"));
+        env.insert(QStringLiteral("ASAN_OPTIONS"),
+                   (asan.isEmpty() ? QString() : asan + u':') + QStringLiteral("verify_asan_link_order=0"));
+    }
+
+    m_meta.startNs = now();
+    for (int w = 0; w < workerCount; ++w) {
+        QStringList urls;
+        for (int s = 0; s < serverCount; ++s)
+            urls << QStringLiteral("redis://127.0.0.1:%1").arg(m_proxies[size_t(w)][size_t(s)]->port());
+        QStringList args{ QStringLiteral("--servers"), urls.join(u','),
+                          QStringLiteral("--id"), QString::number(w),
+                          QStringLiteral("--ttl"), QString::number(ttl),
+                          QStringLiteral("--hold-min"), QString::number(holdMinMs),
+                          QStringLiteral("--hold-max"), QString::number(holdMaxMs),
+                          QStringLiteral("--seconds"), QString::number(m_seconds),
+                          QStringLiteral("--seed"), QString::number(m_meta.seed),
+                          QStringLiteral("--retry-delay"), QString::number(retryDelay),
+                          QStringLiteral("--retry-jitter"), QString::number(retryJitter),
+                          QStringLiteral("--server-timeout"), QString::number(serverTimeout),
+                          QStringLiteral("--counter"), QDir(m_dir).filePath(QStringLiteral("counter")),
+                          QStringLiteral("--log"), QDir(m_dir).filePath(QStringLiteral("worker-%1.log").arg(w)) };
+        if (autoExtend)
+            args << QStringLiteral("--auto-extend");
+        auto wp = std::make_unique<WorkerProcess>();
+        wp->process = std::make_unique<QProcess>();
+        wp->process->setProgram(m_tools.worker);
+        wp->process->setArguments(args);
+        wp->process->setProcessEnvironment(env);
+        wp->process->setStandardErrorFile(QDir(m_dir).filePath(QStringLiteral("worker-%1.err").arg(w)));
+        QObject::connect(wp->process.get(), &QProcess::readyReadStandardOutput, wp->process.get(),
+                         [this, w] { onWorkerOutput(w); });
+        wp->process->start();
+        m_workers.push_back(std::move(wp));
+    }
+    for (int w = 0; w < workerCount; ++w) {
+        if (!m_workers[size_t(w)]->process->waitForStarted(5000)) {
+            *error = QStringLiteral("cannot start %1: %2").arg(m_tools.worker, m_workers[size_t(w)]->process->errorString());
+            return false;
+        }
+    }
+    return true;
+}
+
+void Run::onWorkerOutput(int index)
+{
+    WorkerProcess &w = *m_workers[size_t(index)];
+    w.pending += w.process->readAllStandardOutput();
+    for (;;) {
+        const qsizetype nl = w.pending.indexOf('\n');
+        if (nl < 0)
+            break;
+        const QList<QByteArray> f = w.pending.left(nl).split(' ');
+        w.pending.remove(0, nl + 1);
+        if (f.value(0) == "G" && f.size() >= 5) {
+            w.holding = true;
+            const qint64 grant = f.at(2).toLongLong();
+            w.grantNs = grant;
+            if (m_meta.steadyNs == 0 || grant < m_meta.steadyNs)
+                m_meta.steadyNs = grant;
+            const qint64 offset = f.at(4).toLongLong();
+            w.minWallOffset = std::min(w.minWallOffset, offset);
+            w.maxWallOffset = std::max(w.maxWallOffset, offset);
+        } else if (f.value(0) == "E") {
+            w.holding = false;
+        } else if (f.value(0) == "S" && f.size() >= 2) {
+            // The worker stopped wanting the lock: liveness is judged until the first one did.
+            const qint64 stop = f.at(1).toLongLong();
+            m_firstStopNs = m_firstStopNs ? std::min(m_firstStopNs, stop) : stop;
+        } else if (f.value(0) == "D") {
+            w.done = true;
+        }
+    }
+}
+
+void Run::finishWorkers()
+{
+    for (int w = 0; w < workerCount; ++w)
+        resumeWorker(w);
+    const QDeadlineTimer deadline(holdMaxMs + 2 * ttl + 12000);
+    const auto allFinished = [this] {
+        for (const auto &w : m_workers) {
+            if (w->process->state() != QProcess::NotRunning)
+                return false;
+        }
+        return true;
+    };
+    while (!allFinished() && !deadline.hasExpired())
+        spin(10);
+    for (int w = 0; w < workerCount; ++w) {
+        WorkerProcess &wp = *m_workers[size_t(w)];
+        if (wp.process->state() != QProcess::NotRunning) {
+            m_meta.setupErrors << QStringLiteral("worker %1 did not finish: killed").arg(w);
+            wp.process->kill();
+            wp.process->waitForFinished(5000);
+            continue;
+        }
+        onWorkerOutput(w);
+        if (wp.process->exitStatus() != QProcess::NormalExit || wp.process->exitCode() != 0 || !wp.done)
+            m_meta.setupErrors << QStringLiteral("worker %1 failed (exit status %2, code %3)")
+                                          .arg(w).arg(int(wp.process->exitStatus())).arg(wp.process->exitCode());
+        QFile err(QDir(m_dir).filePath(QStringLiteral("worker-%1.err").arg(w)));
+        if (err.open(QIODevice::ReadOnly)) {
+            const QByteArray text = err.readAll();
+            for (const char *marker : { "AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer" }) {
+                if (text.contains(marker)) {
+                    m_meta.setupErrors << QStringLiteral("worker %1: sanitizer report (%2) in %3")
+                                                  .arg(w).arg(QLatin1String(marker), err.fileName());
+                    break;
+                }
+            }
+        }
+    }
+}
+
+void Run::verifyFaultsTookEffect()
+{
+    // A server meant to run fast must show it: its clock is ahead by (speed - 1) x its age.
+    for (int s : std::as_const(fastServers)) {
+        const QVariant reply = server(s).command({ QByteArrayLiteral("TIME") });
+        const QVariantList parts = reply.toList();
+        const qint64 realMs = QDateTime::currentMSecsSinceEpoch();
+        if (parts.size() != 2) {
+            m_meta.setupErrors << QStringLiteral("server %1: TIME failed").arg(s);
+            continue;
+        }
+        const qint64 serverMs = parts.at(0).toByteArray().toLongLong() * 1000 + parts.at(1).toByteArray().toLongLong() / 1000;
+        const double expected = (fastSpeed - 1.0) * double(realMs - m_serversStartedWallMs);
+        if (double(serverMs - realMs) < 0.5 * expected)
+            m_meta.setupErrors << QStringLiteral("server %1 should run x%2 fast but is only %3 ms ahead (expected ~%4)")
+                                          .arg(s).arg(fastSpeed).arg(serverMs - realMs).arg(qint64(expected));
+    }
+    if (clockJumpWorkers) {
+        qint64 spread = 0;
+        for (const auto &w : m_workers) {
+            if (w->maxWallOffset >= w->minWallOffset)
+                spread = std::max(spread, w->maxWallOffset - w->minWallOffset);
+        }
+        if (spread < 9000 * NsPerMs)
+            m_meta.setupErrors << QStringLiteral("the workers' wall clock never jumped (largest offset change %1 ms)")
+                                          .arg(spread / NsPerMs);
+    }
+}
+
+bool Run::execute(const QString &dir, QString *error)
+{
+    m_dir = dir;
+    m_meta.servers = serverCount;
+    m_meta.workers = workerCount;
+    m_meta.ttl = ttl;
+    m_meta.autoExtend = autoExtend;
+    m_meta.retryDelay = retryDelay;
+    m_meta.retryJitter = retryJitter;
+    m_meta.serverTimeout = serverTimeout;
+    if (!startServers(error) || !startWorkers(error))
+        return false;
+    const qint64 stopAt = m_meta.startNs + qint64(m_seconds * 1000) * NsPerMs;
+    const auto remainingMs = [&] { return int((stopAt - now()) / NsPerMs); };
+    if (!fastServers.isEmpty()) {
+        startFault(QStringLiteral("fast-clock"), QStringLiteral("servers %1 at x%2").arg(listText(fastServers)).arg(fastSpeed));
+        m_openFault = -1; // lasts the whole run
+    }
+
+    // Liveness is judged once the first worker got the lock (connections are up).
+    waitForHolder(3000);
+    if (m_meta.steadyNs == 0)
+        m_meta.steadyNs = now();
+    spin(between(200, 600));
+
+    if (m_scenario.episode) {
+        const int budget = 2 * ttl + int(m_meta.recoveryBoundMs());
+        bool first = true;
+        while (first || remainingMs() > budget) {
+            first = false;
+            m_scenario.episode(*this);
+            healFault();
+            spin(std::min(remainingMs(), int(m_meta.recoveryBoundMs()) + between(300, 600)));
+        }
+    }
+    spin(remainingMs());
+    finishWorkers();
+    m_meta.stopNs = m_firstStopNs ? std::min(stopAt, m_firstStopNs) : stopAt;
+    verifyFaultsTookEffect();
+    if (!m_meta.save(QDir(m_dir).filePath(QStringLiteral("meta.json")))) {
+        *error = QStringLiteral("cannot write meta.json");
+        return false;
+    }
+    return checkRun(m_dir, &m_meta, &m_result, error);
+}
+
+// ---- the scenarios ---------------------------------------------------------------------
+
+namespace {
+
+void longHolds(Run &r)
+{
+    // The fault must find a holder that is still holding when it lands.
+    r.holdMinMs = r.ttl / 2;
+    r.holdMaxMs = 2 * r.ttl;
+}
+
+void pauseServers(Run &r, int lo, int hi)
+{
+    const QList<int> set = r.pickServers(r.between(lo, hi));
+    r.startFault(QStringLiteral("pause"), QStringLiteral("SIGSTOP servers %1").arg(listText(set)));
+    for (int s : set)
+        r.server(s).pause();
+    r.spin(r.faultDurationMs());
+    for (int s : set)
+        r.server(s).resume();
+}
+
+void killAndRestart(Run &r, const QList<int> &set, int downMs, const QString &kind)
+{
+    r.startFault(kind, QStringLiteral("SIGKILL servers %1, restart after %2 ms").arg(listText(set)).arg(downMs));
+    for (int s : set)
+        r.server(s).kill();
+    r.spin(downMs);
+    for (int s : set) {
+        if (!r.server(s).restart())
+            qWarning("server %d did not restart: %s", s, qPrintable(r.server(s).errorString()));
+    }
+}
+
+void blackholeFor(Run &r, const QList<int> &set, int worker)
+{
+    const auto on = [](FaultProxy &p) { p.setBlackhole(FaultProxy::Direction::Both, true); };
+    if (worker < 0) {
+        r.startFault(QStringLiteral("partition"), QStringLiteral("black-hole servers %1 for everyone").arg(listText(set)));
+        r.onProxies(set, on);
+    } else {
+        r.startFault(QStringLiteral("partition"), QStringLiteral("black-hole servers %1 for holder %2").arg(listText(set)).arg(worker));
+        for (int s : set)
+            r.onProxy(worker, s, on);
+    }
+    r.spin(r.faultDurationMs());
+    r.clearProxies(set, worker);
+}
+
+// Cuts replies and requests at random bytes, and swallows replies before resetting the
+// connection: the server did the work, the client never hears of it.
+void dropReplies(Run &r)
+{
+    r.startFault(QStringLiteral("reply-drop"), QStringLiteral("random cuts, resets and swallowed replies"));
+    const qint64 end = r.now() + qint64(r.between(2 * r.ttl, 3 * r.ttl)) * NsPerMs;
+    while (r.now() < end) {
+        const int w = r.between(0, r.workerCount - 1);
+        const int s = r.between(0, r.serverCount - 1);
+        switch (r.between(0, 3)) {
+        case 0: {
+            const int n = r.between(0, 40);
+            r.onProxy(w, s, [n](FaultProxy &p) {
+                p.setCutAfterBytes(FaultProxy::Direction::ServerToClient, n, FaultProxy::CutMode::Once);
+            });
+            break;
+        }
+        case 1: {
+            const int n = r.between(0, 80);
+            r.onProxy(w, s, [n](FaultProxy &p) {
+                p.setCutAfterBytes(FaultProxy::Direction::ClientToServer, n, FaultProxy::CutMode::Once);
+            });
+            break;
+        }
+        case 2:
+            r.onProxy(w, s, [](FaultProxy &p) { p.cutAll(); });
+            break;
+        default:
+            r.onProxy(w, s, [](FaultProxy &p) { p.setBlackhole(FaultProxy::Direction::ServerToClient, true); });
+            r.spin(r.between(5, 2 * r.serverTimeout));
+            r.onProxy(w, s, [](FaultProxy &p) {
+                p.cutAll();
+                p.setBlackhole(FaultProxy::Direction::ServerToClient, false);
+            });
+            break;
+        }
+        r.spin(r.between(20, 150));
+    }
+    r.onProxies(r.allServers(), [](FaultProxy &p) {
+        p.setCutAfterBytes(FaultProxy::Direction::Both, -1);
+        p.setPass(FaultProxy::Direction::Both);
+    });
+}
+
+void negativeParameters(Run &r)
+{
+    // Long holdings without extension, so that the first holder still holds when the
+    // servers forget its key.
+    r.serverCount = 3;
+    r.workerCount = 3;
+    r.ttl = r.between(1500, 2500);
+    r.autoExtend = false;
+    r.holdMinMs = 2 * r.ttl;
+    r.holdMaxMs = 3 * r.ttl;
+    r.retryDelay = r.between(30, 60);
+    r.retryJitter = r.retryDelay / 2;
+}
+
+QList<Scenario> makeScenarios()
+{
+    QList<Scenario> list;
+    const auto add = [&list](const char *name, const char *summary, std::function<void(Run &)> configure,
+                             std::function<void(Run &)> episode, bool negative = false) {
+        list.append({ QString::fromLatin1(name), negative, QString::fromLatin1(summary), std::move(configure),
+                      std::move(episode) });
+    };
+    add("baseline", "no fault: plain contention", {}, {});
+    add("pause-minority", "SIGSTOP a minority of servers for 1.2-2 x TTL", {},
+        [](Run &r) { pauseServers(r, 1, r.serverCount - r.quorum()); });
+    add("pause-majority", "SIGSTOP a majority of servers for 1.2-2 x TTL", {},
+        [](Run &r) { pauseServers(r, r.quorum(), r.serverCount); });
+    add("pause-holder", "SIGSTOP the worker holding the lock for 1.2-2 x TTL", longHolds, [](Run &r) {
+        const int w = r.waitForHolder(3 * r.ttl, r.ttl / 4);
+        if (w < 0)
+            return;
+        r.startFault(QStringLiteral("pause-holder"), QStringLiteral("SIGSTOP worker %1").arg(w));
+        r.pauseWorker(w);
+        r.spin(r.faultDurationMs());
+        r.resumeWorker(w);
+    });
+    add("kill-restart-delayed", "SIGKILL 1..quorum servers, restart after more than the TTL", {}, [](Run &r) {
+        killAndRestart(r, r.pickServers(r.between(1, r.quorum())), int(r.ttl * r.between(1.2, 1.6)) + 200,
+                       QStringLiteral("kill-delayed"));
+    });
+    add("kill-restart-aof", "appendfsync always; SIGKILL 1..all servers while held, restart at once",
+        [](Run &r) { r.persistence = true; },
+        [](Run &r) {
+            r.waitForHolder(3 * r.ttl);
+            killAndRestart(r, r.pickServers(r.between(1, r.serverCount)), 0, QStringLiteral("kill-aof"));
+        });
+    add("partition-minority", "black-hole a minority of servers for every worker", {},
+        [](Run &r) { blackholeFor(r, r.pickServers(r.between(1, r.serverCount - r.quorum())), -1); });
+    add("partition-holder", "black-hole a majority of servers for the holder only", longHolds, [](Run &r) {
+        const int w = r.waitForHolder(3 * r.ttl, r.ttl / 4);
+        if (w >= 0)
+            blackholeFor(r, r.pickServers(r.between(r.quorum(), r.serverCount)), w);
+    });
+    add("latency", "each link its own delay + jitter, up to TTL/4 each way (round trips up to TTL/2)",
+        [](Run &r) {
+            r.serverTimeout = r.ttl / 2 + 50;
+            longHolds(r); // holdings that run into their validity's end
+        },
+        [](Run &r) {
+            // Links differ: a holder with slow replies next to a challenger with fast ones is
+            // where a validity computed from the wrong moment would show.
+            r.startFault(QStringLiteral("latency"), QStringLiteral("per-link delay + jitter up to %1 ms each way").arg(r.ttl / 4));
+            for (int w = 0; w < r.workerCount; ++w) {
+                for (int s = 0; s < r.serverCount; ++s) {
+                    int settings[4]; // delay, jitter: client->server, server->client
+                    for (int &v : settings)
+                        v = r.between(0, r.ttl / 8);
+                    r.onProxy(w, s, [settings](FaultProxy &p) {
+                        p.setDelay(FaultProxy::Direction::ClientToServer, settings[0]);
+                        p.setJitter(FaultProxy::Direction::ClientToServer, settings[1]);
+                        p.setDelay(FaultProxy::Direction::ServerToClient, settings[2]);
+                        p.setJitter(FaultProxy::Direction::ServerToClient, settings[3]);
+                    });
+                }
+            }
+            r.spin(r.between(3 * r.ttl, 5 * r.ttl));
+            r.onProxies(r.allServers(), [](FaultProxy &p) { p.setPass(FaultProxy::Direction::Both); });
+        });
+    add("clock-fast-server", "one server's wall clock runs x1.5 (LD_PRELOAD shim) all run long",
+        [](Run &r) {
+            r.fastServers = r.pickServers(1);
+            r.fastSpeed = 1.5;
+        },
+        {});
+    add("clock-jump-client", "the workers' wall clock jumps +/-10 s and back (libfaketime)",
+        [](Run &r) { r.clockJumpWorkers = true; },
+        [](Run &r) {
+            const QString spec = r.rng.bounded(2) ? QStringLiteral("+10s") : QStringLiteral("-10s");
+            r.startFault(QStringLiteral("clock-jump"), QStringLiteral("workers' wall clock %1").arg(spec));
+            r.setClientClockOffset(spec);
+            r.spin(r.faultDurationMs());
+            r.setClientClockOffset(QStringLiteral("+0"));
+        });
+    add("reply-drop", "replies cut mid-way, swallowed, connections reset (mid-script too)", {}, dropReplies);
+    add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once",
+        negativeParameters,
+        [](Run &r) {
+            // A fresh holding: it must outlive the restart by far for the others to get in.
+            r.waitForHolder(3 * r.ttl, 50);
+            killAndRestart(r, r.pickServers(r.quorum()), 0, QStringLiteral("kill-no-persistence"));
+        },
+        true);
+    add("neg-fast-majority", "NEGATIVE: a majority of servers' clocks run x1.5-2",
+        [](Run &r) {
+            negativeParameters(r);
+            r.fastServers = r.pickServers(r.quorum());
+            r.fastSpeed = r.between(1.5, 2.0);
+        },
+        {}, true);
+    return list;
+}
+
+} // namespace
+
+const QList<Scenario> &scenarios()
+{
+    static const QList<Scenario> list = makeScenarios();
+    return list;
+}
+
+} // namespace QRedlockSafety

@@ -1,0 +1,132 @@
+// One randomized safety run: servers behind fault proxies, worker processes contending for
+// one resource, and a scenario that injects faults while they do. The run leaves everything
+// the checker needs in its folder (see checker.h).
+#pragma once
+
+#include "checker.h"
+
+#include <QList>
+#include <QRandomGenerator>
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QProcess;
+class QTemporaryDir;
+QT_END_NAMESPACE
+
+namespace QRedlockTest {
+class FaultProxy;
+class RedisServer;
+}
+
+namespace QRedlockSafety {
+
+class Run;
+class NetworkThread;
+
+struct Scenario
+{
+    QString name;
+    bool negative = false;
+    QString summary;
+    // Picks the scenario's parameters (after the common random ones).
+    std::function<void(Run &)> configure;
+    // Injects one fault and heals it; called as long as the run has time for another one.
+    // Empty: the fault (if any) lasts the whole run.
+    std::function<void(Run &)> episode;
+};
+
+const QList<Scenario> &scenarios();
+
+// Where the runner finds its helpers.
+struct Tools
+{
+    QString worker;   // qredlock_safety_worker
+    QString clockShim; // libqredlock_clockshim.so
+    QString faketime; // Debian's libfaketime.so.1
+};
+
+class Run
+{
+public:
+    Run(const Scenario &scenario, quint64 seed, double seconds, const Tools &tools);
+    ~Run();
+
+    // Runs everything and checks the result. false: the run could not be made (*error).
+    bool execute(const QString &dir, QString *error);
+    const RunMeta &meta() const { return m_meta; }
+    const CheckResult &result() const { return m_result; }
+    QString parameters() const;
+
+    // ---- for the scenarios ----
+    QRandomGenerator rng;
+    int serverCount = 3;
+    int workerCount = 3;
+    int ttl = 800;
+    bool autoExtend = false;
+    int holdMinMs = 1;
+    int holdMaxMs = 400;
+    int retryDelay = 50;
+    int retryJitter = 25;
+    int serverTimeout = 100;
+    bool persistence = false;
+    double fastSpeed = 1.0;       // for the servers in fastServers
+    QList<int> fastServers;
+    bool clockJumpWorkers = false; // run the workers under libfaketime
+
+    int quorum() const { return serverCount / 2 + 1; }
+    int between(int lo, int hi) { return hi <= lo ? lo : lo + int(rng.bounded(hi - lo + 1)); }
+    double between(double lo, double hi) { return lo + (hi - lo) * rng.generateDouble(); }
+    QList<int> pickServers(int count); // distinct random indexes
+    int faultDurationMs();             // longer than the TTL: 1.2 .. 2 x TTL
+    qint64 now() const;
+
+    // Lets the event loop run (worker output, timers) for ms.
+    void spin(int ms);
+    // Waits up to timeoutMs for a worker that holds the lock, granted at most maxAgeMs ago
+    // (-1: any age); -1 if none.
+    int waitForHolder(int timeoutMs, int maxAgeMs = -1);
+    void startFault(const QString &kind, const QString &detail);
+    void healFault();
+
+    QRedlockTest::RedisServer &server(int i);
+    // Runs fn on every proxy of the given servers (all workers), in the network thread.
+    void onProxies(const QList<int> &servers, const std::function<void(QRedlockTest::FaultProxy &)> &fn);
+    void onProxy(int worker, int server, const std::function<void(QRedlockTest::FaultProxy &)> &fn);
+    // Heals the proxies of the given servers: every rule off, every connection reset (a
+    // connection whose bytes were swallowed could not be trusted by TCP either).
+    void clearProxies(const QList<int> &servers, int onlyWorker = -1);
+    void pauseWorker(int worker);
+    void resumeWorker(int worker);
+    void setClientClockOffset(const QString &spec); // libfaketime spec, e.g. "+10s"
+    QList<int> allServers() const;
+
+private:
+    struct WorkerProcess;
+    bool startServers(QString *error);
+    bool startWorkers(QString *error);
+    void onWorkerOutput(int index);
+    void finishWorkers();
+    void verifyFaultsTookEffect();
+
+    const Scenario &m_scenario;
+    double m_seconds;
+    Tools m_tools;
+    QString m_dir;
+    RunMeta m_meta;
+    CheckResult m_result;
+    std::vector<std::unique_ptr<QRedlockTest::RedisServer>> m_servers;
+    std::unique_ptr<NetworkThread> m_net;
+    std::vector<std::vector<QRedlockTest::FaultProxy *>> m_proxies; // [worker][server]
+    std::vector<std::unique_ptr<WorkerProcess>> m_workers;
+    qint64 m_serversStartedWallMs = 0;
+    qint64 m_firstStopNs = 0; // the first worker that stopped wanting the lock
+    int m_openFault = -1;
+};
+
+} // namespace QRedlockSafety

@@ -1,0 +1,204 @@
+// The safety checker on hand-made run folders: every rule it applies, at its edges.
+// (The negative controls of the runner test it end to end; this pins down the details.)
+
+#include "checker.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace QRedlockSafety;
+
+namespace {
+
+constexpr qint64 Ms = 1000000;
+constexpr qint64 T0 = 1000000 * Ms; // an arbitrary CLOCK_MONOTONIC origin
+
+// One log record; times in ms after T0.
+struct Rec
+{
+    int worker;
+    double grant, deadline, end;
+    const char *reason;
+    double signal = 0;
+    int increments = 1;
+    double lastWrite = -1; // default: at the grant
+};
+
+qint64 at(double ms) { return T0 + qint64(ms * Ms); }
+
+} // namespace
+
+Q_DECLARE_METATYPE(QList<Rec>)
+Q_DECLARE_METATYPE(QList<Fault>)
+Q_DECLARE_METATYPE(QList<Pause>)
+
+class tst_SafetyChecker : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void check_data();
+    void check();
+};
+
+void tst_SafetyChecker::check_data()
+{
+    QTest::addColumn<QList<Rec>>("records");
+    QTest::addColumn<qint64>("counter");
+    QTest::addColumn<QList<Fault>>("faults");
+    QTest::addColumn<QList<Pause>>("pauses");  // runner pauses and (stall = true) worker stalls
+    QTest::addColumn<int>("overlaps");
+    QTest::addColumn<qint64>("lost");
+    QTest::addColumn<int>("late");
+    QTest::addColumn<int>("excused");          // paused + stalled
+    QTest::addColumn<int>("lateWrites");
+    QTest::addColumn<int>("livenessFailures");
+
+    const QList<Fault> none;
+    const QList<Pause> noPause;
+    // TTL 500, retry 50 + 25, timeout 100: recovery bound 725 ms. The first grant at 0 ms.
+    QTest::newRow("clean hand-over")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 120, 600, 300, "released" } } << qint64(2)
+            << none << noPause << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("overlap")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 90, 570, 300, "released" } } << qint64(2)
+            << none << noPause << 1 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("same worker never overlaps itself")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 0, 90, 570, 300, "released" } } << qint64(2)
+            << none << noPause << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("a holding ends at its deadline at the latest")
+            << QList<Rec>{ { 0, 0, 480, 484, "expired", 484 }, { 1, 482, 960, 600, "released" } } << qint64(2)
+            << none << noPause << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("lost update")
+            << QList<Rec>{ { 0, 0, 480, 100, "released", 0, 5 } } << qint64(4)
+            << none << noPause << 0 << qint64(1) << 0 << 0 << 0 << 0;
+    QTest::newRow("counter ahead is a violation too")
+            << QList<Rec>{ { 0, 0, 480, 100, "released", 0, 5 } } << qint64(6)
+            << none << noPause << 0 << qint64(-1) << 0 << 0 << 0 << 0;
+    QTest::newRow("signal within 5 ms of the deadline")
+            << QList<Rec>{ { 0, 0, 480, 484.9, "expired", 484.9 } } << qint64(1)
+            << none << noPause << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("signal 6 ms late")
+            << QList<Rec>{ { 0, 0, 480, 486, "expired", 486 } } << qint64(1)
+            << none << noPause << 0 << qint64(0) << 1 << 0 << 0 << 0;
+    QTest::newRow("release after the deadline without a signal")
+            << QList<Rec>{ { 0, 0, 480, 490, "released" } } << qint64(1)
+            << none << noPause << 0 << qint64(0) << 1 << 0 << 0 << 0;
+    QTest::newRow("SIGSTOPped over the deadline, signal right after resuming")
+            << QList<Rec>{ { 0, 0, 480, 902, "expired", 902 } } << qint64(1)
+            << none << QList<Pause>{ { 0, at(300), at(900), false } } << 0 << qint64(0) << 0 << 1 << 0 << 0;
+    QTest::newRow("SIGSTOPped over the deadline, signal 10 ms after resuming")
+            << QList<Rec>{ { 0, 0, 480, 910, "expired", 910 } } << qint64(1)
+            << none << QList<Pause>{ { 0, at(300), at(900), false } } << 0 << qint64(0) << 1 << 0 << 0 << 0;
+    QTest::newRow("another worker's pause is no excuse")
+            << QList<Rec>{ { 0, 0, 480, 902, "expired", 902 } } << qint64(1)
+            << none << QList<Pause>{ { 1, at(300), at(900), false } } << 0 << qint64(0) << 1 << 0 << 0 << 0;
+    QTest::newRow("a pause that ended before the deadline is no excuse")
+            << QList<Rec>{ { 0, 0, 480, 520, "expired", 520 } } << qint64(1)
+            << none << QList<Pause>{ { 0, at(100), at(400), false } } << 0 << qint64(0) << 1 << 0 << 0 << 0;
+    QTest::newRow("a measured stall over the deadline")
+            << QList<Rec>{ { 0, 0, 480, 541, "expired", 541 } } << qint64(1)
+            << none << QList<Pause>{ { 0, at(478), at(540), true } } << 0 << qint64(0) << 0 << 1 << 0 << 0;
+    QTest::newRow("late write")
+            << QList<Rec>{ { 0, 0, 480, 100, "released", 0, 1, 200 } } << qint64(1)
+            << none << noPause << 0 << qint64(0) << 0 << 0 << 1 << 0;
+    QTest::newRow("taken again within the bound after the heal")
+            << QList<Rec>{ { 0, 0, 2990, 2980, "released" } } << qint64(1)
+            << QList<Fault>{ { QStringLiteral("pause"), at(-1000), at(-500), QString() } } << noPause
+            << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("not taken again within the bound")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1300, 2990, 2980, "released" } } << qint64(2)
+            << QList<Fault>{ { QStringLiteral("pause"), at(200), at(500), QString() } } << noPause
+            << 0 << qint64(0) << 0 << 0 << 0 << 1;
+    QTest::newRow("a gap during the fault does not count")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1300, 2990, 2980, "released" } } << qint64(2)
+            << QList<Fault>{ { QStringLiteral("pause"), at(100), at(1200), QString() } } << noPause
+            << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("a gap in a run without faults counts")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1300, 2990, 2980, "released" } } << qint64(2)
+            << none << noPause << 0 << qint64(0) << 0 << 0 << 0 << 1;
+}
+
+void tst_SafetyChecker::check()
+{
+    QFETCH(QList<Rec>, records);
+    QFETCH(qint64, counter);
+    QFETCH(QList<Fault>, faults);
+    QFETCH(QList<Pause>, pauses);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    RunMeta meta;
+    meta.scenario = QStringLiteral("synthetic");
+    meta.servers = 3;
+    meta.workers = 2;
+    meta.ttl = 500;
+    meta.retryDelay = 50;
+    meta.retryJitter = 25;
+    meta.serverTimeout = 100;
+    meta.startNs = at(-10);
+    meta.steadyNs = at(0);
+    // The workers stop wanting the lock just after the last holding ends.
+    double last = 0;
+    for (const Rec &r : std::as_const(records))
+        last = std::max(last, std::min(r.end, r.deadline));
+    meta.stopNs = at(last + 10);
+    meta.faults = faults;
+    QByteArray stalls[2];
+    for (const Pause &p : std::as_const(pauses)) {
+        if (p.stall)
+            stalls[p.worker] += QByteArray::number(p.stopNs) + '\t' + QByteArray::number(p.resumeNs) + "\t0\n";
+        else
+            meta.pauses.append(p);
+    }
+    QVERIFY(meta.save(dir.filePath(QStringLiteral("meta.json"))));
+
+    QByteArray logs[2];
+    int index[2] = { 0, 0 };
+    for (const Rec &r : std::as_const(records)) {
+        const QList<qint64> fields{ r.worker, ++index[r.worker], at(r.grant - 1), at(r.grant), at(r.deadline), at(r.end) };
+        QByteArray line;
+        for (qint64 f : fields)
+            line += QByteArray::number(f) + '\t';
+        const bool released = qstrcmp(r.reason, "released") == 0;
+        line += QByteArray(r.reason) + '\t' + QByteArray::number(r.signal > 0 ? at(r.signal) : 0) + '\t'
+                + QByteArray::number(released ? at(r.end) : 0) + '\t'
+                + QByteArray::number(at(r.lastWrite >= 0 ? r.lastWrite : r.grant)) + "\t0\t"
+                + QByteArray::number(r.increments) + "\t0\t0\n";
+        logs[r.worker] += line;
+    }
+    for (int w = 0; w < 2; ++w) {
+        QFile log(dir.filePath(QStringLiteral("worker-%1.log").arg(w)));
+        QVERIFY(log.open(QIODevice::WriteOnly));
+        log.write(logs[w]);
+        if (!stalls[w].isEmpty()) {
+            QFile file(dir.filePath(QStringLiteral("worker-%1.log.stalls").arg(w)));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(stalls[w]);
+        }
+    }
+    QFile counterFile(dir.filePath(QStringLiteral("counter")));
+    QVERIFY(counterFile.open(QIODevice::WriteOnly));
+    counterFile.write(QByteArray::number(counter) + '\n');
+    counterFile.close();
+
+    RunMeta loaded;
+    CheckResult result;
+    QString error;
+    QVERIFY2(checkRun(dir.path(), &loaded, &result, &error), qPrintable(error));
+    QFETCH(int, excused);
+    QFETCH(int, livenessFailures);
+    const QString findings = result.findings.join(u'\n');
+    QCOMPARE(result.holdings, int(records.size()));
+    QTEST(result.overlaps, "overlaps");
+    QTEST(result.lostUpdates, "lost");
+    QTEST(result.lateSignals, "late");
+    QCOMPARE(result.excusedLate + result.starvedLate, excused);
+    QTEST(result.lateWrites, "lateWrites");
+    QVERIFY2(result.livenessFailures == livenessFailures, qPrintable(findings));
+}
+
+QTEST_GUILESS_MAIN(tst_SafetyChecker)
+#include "tst_checker.moc"

@@ -1,0 +1,408 @@
+// qredlock_safety_worker: one contender of a safety run.
+//
+// Loops: acquire the resource -> note the grant time and the validity deadline the library
+// reports -> read-modify-write a shared counter file (read, sleep a few ms, write +1) while
+// the lock is held and the hold time has not run out -> stop at the earlier of release and
+// lost()/expired() -> release. One TSV record per holding goes to --log; the runner follows
+// "G"/"E" lines on stdout to know who holds the lock at any moment.
+//
+// Every time is CLOCK_MONOTONIC in nanoseconds, which all processes of the machine share,
+// so the checker can compare the logs of different workers. Only the public API is used.
+//
+// Discipline (what the library's documentation asks of a user): before every touch of the
+// counter the worker checks that the lock is still Locked and that the validity deadline it
+// was told has not passed. A touch after the deadline is recorded and reported as a violation.
+//
+// Stalls: a heartbeat timer ticks every few milliseconds. When a tick comes much later than
+// due although the thread used (almost) no CPU meanwhile, the process was not running — the
+// OS did not schedule it, or it was SIGSTOPped — and the window goes to --log's ".stalls"
+// file. The checker does not blame the library for a signal that could not be delivered
+// because the whole process stood still; a loop kept busy (CPU used) is no excuse.
+
+#include <QRedlock/DistributedLock>
+#include <QRedlock/LockManager>
+
+#include "clocks.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QRandomGenerator>
+#include <QTimer>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+using QRedlock::DistributedLock;
+using QRedlock::LockManager;
+using namespace QRedlockSafety;
+
+namespace {
+
+// A gap between ticks longer than StallNs is a stall if the thread spent less than a quarter
+// of it on the CPU. StallNs stays at or below the checker's lateness tolerance, so that any
+// signal the process was too starved to deliver in time shows up as a stall.
+constexpr int HeartbeatMs = 3;
+constexpr qint64 StallNs = 5 * NsPerMs;
+
+[[noreturn]] void die(const char *what)
+{
+    std::fprintf(stderr, "qredlock_safety_worker: %s: %s\n", what, std::strerror(errno));
+    std::exit(2);
+}
+
+struct Config
+{
+    QStringList servers;
+    QString resource = QStringLiteral("safety");
+    int id = 0;
+    int ttl = 1000;
+    bool autoExtend = false;
+    int holdMinMs = 5;
+    int holdMaxMs = 200;
+    int rmwMaxMs = 5;
+    double seconds = 10;
+    quint64 seed = 1;
+    int retryDelay = 50;
+    int retryJitter = 25;
+    int serverTimeout = 100;
+    QString counterPath;
+    QString logPath;
+};
+
+// One holding, as written to the log.
+struct Holding
+{
+    int index = 0;
+    qint64 want = 0;          // acquire() called
+    qint64 grant = 0;         // acquired() delivered
+    qint64 deadline = 0;      // the last validity deadline the library reported
+    qint64 end = 0;           // the worker stopped touching the counter
+    const char *reason = "";  // released | lost | expired
+    qint64 signal = 0;        // lost()/expired() delivered (0: none)
+    qint64 release = 0;       // release() called (0: none)
+    qint64 lastWrite = 0;     // the last counter write (0: none)
+    qint64 stale = 0;         // the worker's own check first found the deadline passed (0: never)
+    int increments = 0;
+    int extensions = 0;
+    qint64 wallOffset = 0;    // CLOCK_REALTIME - CLOCK_MONOTONIC at the grant
+};
+
+class Worker : public QObject
+{
+public:
+    explicit Worker(const Config &config)
+        : m_config(config), m_random(seededGenerator(config.seed, quint32(config.id)))
+    {
+        m_counterFd = ::open(config.counterPath.toLocal8Bit().constData(), O_RDWR);
+        if (m_counterFd < 0)
+            die("cannot open the counter file");
+        m_logFd = ::open(config.logPath.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        m_stallFd = ::open((config.logPath + QStringLiteral(".stalls")).toLocal8Bit().constData(),
+                           O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (m_logFd < 0 || m_stallFd < 0)
+            die("cannot open the log file");
+        m_heartbeat.setTimerType(Qt::PreciseTimer);
+        m_heartbeat.setInterval(HeartbeatMs);
+        connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);
+
+        m_manager.setRetryCount(-1);
+        m_manager.setRetryDelay(config.retryDelay);
+        m_manager.setRetryJitter(config.retryJitter);
+        m_manager.setServerTimeout(config.serverTimeout);
+        if (!m_manager.setServers(config.servers)) {
+            std::fprintf(stderr, "qredlock_safety_worker: %s\n", qPrintable(m_manager.errorString()));
+            std::exit(2);
+        }
+        m_lock.setManager(&m_manager);
+        m_lock.setResource(config.resource);
+        m_lock.setTtl(config.ttl);
+        m_lock.setAutoExtend(config.autoExtend);
+
+        connect(&m_lock, &DistributedLock::acquired, this, &Worker::onAcquired);
+        connect(&m_lock, &DistributedLock::acquireFailed, this, &Worker::onAcquireFailed);
+        connect(&m_lock, &DistributedLock::extended, this, &Worker::onExtended);
+        connect(&m_lock, &DistributedLock::lost, this, [this] { onEnded("lost"); });
+        connect(&m_lock, &DistributedLock::expired, this, [this] { onEnded("expired"); });
+        connect(&m_lock, &DistributedLock::released, this, &Worker::onReleased);
+    }
+
+    void start()
+    {
+        heartbeat();
+        m_heartbeat.start();
+        // The hard stop: whatever happens, the worker ends 10 s after its run time.
+        QTimer::singleShot(int(m_config.seconds * 1000) + 10000, this, [] {
+            std::fprintf(stderr, "qredlock_safety_worker: still running 10 s after the end, giving up\n");
+            std::exit(3);
+        });
+        // Precise: a coarse timer may fire 5 % early, and the runner judges liveness until then.
+        QTimer::singleShot(int(m_config.seconds * 1000), Qt::PreciseTimer, this, [this] { stopWanting(); });
+        want();
+    }
+
+private:
+    int randomIn(int lo, int hi) { return hi <= lo ? lo : lo + int(m_random.bounded(hi - lo + 1)); }
+
+    void emitLine(const char *format, ...) __attribute__((format(printf, 2, 3)))
+    {
+        va_list args;
+        va_start(args, format);
+        std::vfprintf(stdout, format, args);
+        va_end(args);
+        std::fflush(stdout);
+    }
+
+    void heartbeat()
+    {
+        const qint64 now = monotonicNs();
+        const qint64 cpu = clockNs(CLOCK_THREAD_CPUTIME_ID);
+        if (m_lastTick && now - m_lastTick > StallNs && 4 * (cpu - m_lastTickCpu) < now - m_lastTick) {
+            char line[96];
+            const int n = std::snprintf(line, sizeof line, "%lld\t%lld\t%lld\n", m_lastTick, now, cpu - m_lastTickCpu);
+            if (n <= 0 || ::write(m_stallFd, line, size_t(n)) != n)
+                die("cannot write the stall log");
+        }
+        m_lastTick = now;
+        m_lastTickCpu = cpu;
+    }
+
+    void want()
+    {
+        if (m_stopping) {
+            finish();
+            return;
+        }
+        m_current = Holding();
+        m_current.index = ++m_holdings;
+        m_current.want = monotonicNs();
+        m_lock.acquire();
+    }
+
+    void onAcquireFailed()
+    {
+        // Only configuration errors and cancellation end acquire() with unlimited retries.
+        if (m_stopping) {
+            finish();
+            return;
+        }
+        std::fprintf(stderr, "worker %d: acquire failed: %s\n", m_config.id, qPrintable(m_lock.errorString()));
+        QTimer::singleShot(m_config.retryDelay, this, [this] { m_lock.acquire(); });
+    }
+
+    void onAcquired()
+    {
+        const qint64 now = monotonicNs();
+        m_current.grant = now;
+        m_current.deadline = now + qint64(m_lock.remainingValidity()) * NsPerMs;
+        m_current.wallOffset = clockNs(CLOCK_REALTIME) - now;
+        m_held = true;
+        m_holdUntil = now + qint64(randomIn(m_config.holdMinMs, m_config.holdMaxMs)) * NsPerMs;
+        emitLine("G %d %lld %lld %lld\n", m_current.index, qint64(now),
+                 qint64(m_current.deadline), qint64(m_current.wallOffset));
+        readModifyWrite();
+    }
+
+    void onExtended()
+    {
+        if (!m_held)
+            return;
+        m_current.deadline = monotonicNs() + qint64(m_lock.remainingValidity()) * NsPerMs;
+        ++m_current.extensions;
+    }
+
+    // May the worker touch the counter now? Records the first time the answer is "no
+    // because the deadline passed" (the lock may not have said so yet).
+    bool stillValid()
+    {
+        if (!m_held || !m_lock.isLocked())
+            return false;
+        const qint64 now = monotonicNs();
+        if (now < m_current.deadline && m_lock.remainingValidity() > 0) {
+            m_checkedAt = now;
+            return true;
+        }
+        if (!m_current.stale)
+            m_current.stale = monotonicNs();
+        return false;
+    }
+
+    void readModifyWrite()
+    {
+        if (!stillValid())
+            return; // lost()/expired() will end the holding
+        char buffer[32] = {};
+        if (::pread(m_counterFd, buffer, sizeof buffer - 1, 0) < 0)
+            die("cannot read the counter");
+        const long long value = std::strtoll(buffer, nullptr, 10);
+        const int index = m_current.index;
+        QTimer::singleShot(randomIn(1, m_config.rmwMaxMs), Qt::PreciseTimer, this, [this, index, value] {
+            if (!m_held || m_current.index != index)
+                return; // the holding ended while we slept: the increment is abandoned
+            char out[32];
+            const int n = std::snprintf(out, sizeof out, "%020lld\n", value + 1);
+            if (!stillValid())
+                return;
+            // Noted when the validity was just confirmed: the write follows within microseconds
+            // unless the process is stopped right here (Redlock's known limit: fencing tokens).
+            m_current.lastWrite = m_checkedAt;
+            if (::pwrite(m_counterFd, out, size_t(n), 0) != n)
+                die("cannot write the counter");
+            ++m_current.increments;
+            if (m_stopping || m_current.lastWrite >= m_holdUntil) {
+                m_current.release = monotonicNs();
+                endHolding("released");
+                m_lock.release();
+            } else {
+                readModifyWrite();
+            }
+        });
+    }
+
+    void endHolding(const char *reason)
+    {
+        m_held = false;
+        m_current.reason = reason;
+        m_current.end = monotonicNs();
+        emitLine("E %d %lld %s\n", m_current.index, qint64(m_current.end), reason);
+        writeRecord();
+    }
+
+    void onEnded(const char *reason)
+    {
+        if (!m_held)
+            return;
+        m_current.signal = monotonicNs();
+        endHolding(reason);
+        QTimer::singleShot(randomIn(0, m_config.retryDelay), this, [this] { want(); });
+    }
+
+    void onReleased()
+    {
+        QTimer::singleShot(randomIn(0, m_config.retryDelay), this, [this] { want(); });
+    }
+
+    void stopWanting()
+    {
+        m_stopping = true;
+        emitLine("S %lld\n", monotonicNs());
+        switch (m_lock.state()) {
+        case DistributedLock::State::Acquiring:
+            m_lock.release(); // cancels; acquireFailed() follows and finishes
+            break;
+        case DistributedLock::State::Unlocked:
+            if (!m_held)
+                finish();
+            break;
+        default:
+            break; // a holding in progress ends by itself (release or signal), then want() finishes
+        }
+    }
+
+    void finish()
+    {
+        if (m_finished)
+            return;
+        m_finished = true;
+        emitLine("D %d\n", m_holdings);
+        heartbeat();
+        ::close(m_logFd);
+        ::close(m_stallFd);
+        ::close(m_counterFd);
+        QCoreApplication::exit(0);
+    }
+
+    void writeRecord()
+    {
+        const Holding &h = m_current;
+        char line[512];
+        const int n = std::snprintf(
+                line, sizeof line,
+                "%d\t%d\t%lld\t%lld\t%lld\t%lld\t%s\t%lld\t%lld\t%lld\t%lld\t%d\t%d\t%lld\n",
+                m_config.id, h.index, qint64(h.want), qint64(h.grant), qint64(h.deadline), qint64(h.end), h.reason,
+                qint64(h.signal), qint64(h.release), qint64(h.lastWrite), qint64(h.stale), h.increments,
+                h.extensions, qint64(h.wallOffset));
+        if (n <= 0 || ::write(m_logFd, line, size_t(n)) != n)
+            die("cannot write the log");
+    }
+
+    Config m_config;
+    QRandomGenerator m_random;
+    LockManager m_manager;
+    DistributedLock m_lock;
+    int m_counterFd = -1;
+    int m_logFd = -1;
+    int m_stallFd = -1;
+    QTimer m_heartbeat;
+    qint64 m_lastTick = 0;
+    qint64 m_lastTickCpu = 0;
+    Holding m_current;
+    int m_holdings = 0;
+    bool m_held = false;
+    bool m_stopping = false;
+    bool m_finished = false;
+    qint64 m_holdUntil = 0;
+    qint64 m_checkedAt = 0; // when stillValid() last said yes
+};
+
+Config parse(const QCoreApplication &app)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral("One contender of a QRedlock safety run."));
+    p.addHelpOption();
+    const QCommandLineOption servers(QStringLiteral("servers"), QStringLiteral("Comma-separated Redis URLs."), QStringLiteral("urls"));
+    const QCommandLineOption resource(QStringLiteral("resource"), QStringLiteral("Resource name."), QStringLiteral("name"), QStringLiteral("safety"));
+    const QCommandLineOption id(QStringLiteral("id"), QStringLiteral("Worker number in the logs."), QStringLiteral("n"), QStringLiteral("0"));
+    const QCommandLineOption ttl(QStringLiteral("ttl"), QStringLiteral("Lock TTL (ms)."), QStringLiteral("ms"), QStringLiteral("1000"));
+    const QCommandLineOption autoExtend(QStringLiteral("auto-extend"), QStringLiteral("Extend the lease automatically."));
+    const QCommandLineOption holdMin(QStringLiteral("hold-min"), QStringLiteral("Shortest hold (ms)."), QStringLiteral("ms"), QStringLiteral("5"));
+    const QCommandLineOption holdMax(QStringLiteral("hold-max"), QStringLiteral("Longest hold (ms)."), QStringLiteral("ms"), QStringLiteral("200"));
+    const QCommandLineOption rmwMax(QStringLiteral("rmw-max"), QStringLiteral("Longest sleep between read and write (ms)."), QStringLiteral("ms"), QStringLiteral("5"));
+    const QCommandLineOption seconds(QStringLiteral("seconds"), QStringLiteral("How long to contend (s)."), QStringLiteral("s"), QStringLiteral("10"));
+    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Random seed."), QStringLiteral("n"), QStringLiteral("1"));
+    const QCommandLineOption retryDelay(QStringLiteral("retry-delay"), QStringLiteral("Manager retry delay (ms)."), QStringLiteral("ms"), QStringLiteral("50"));
+    const QCommandLineOption retryJitter(QStringLiteral("retry-jitter"), QStringLiteral("Manager retry jitter (ms)."), QStringLiteral("ms"), QStringLiteral("25"));
+    const QCommandLineOption serverTimeout(QStringLiteral("server-timeout"), QStringLiteral("Manager per-server timeout (ms)."), QStringLiteral("ms"), QStringLiteral("100"));
+    const QCommandLineOption counter(QStringLiteral("counter"), QStringLiteral("Shared counter file."), QStringLiteral("file"));
+    const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("This worker's log (TSV, appended)."), QStringLiteral("file"));
+    p.addOptions({ servers, resource, id, ttl, autoExtend, holdMin, holdMax, rmwMax, seconds, seed, retryDelay,
+                   retryJitter, serverTimeout, counter, log });
+    p.process(app);
+
+    Config c;
+    c.servers = p.value(servers).split(u',', Qt::SkipEmptyParts);
+    c.resource = p.value(resource);
+    c.id = p.value(id).toInt();
+    c.ttl = p.value(ttl).toInt();
+    c.autoExtend = p.isSet(autoExtend);
+    c.holdMinMs = p.value(holdMin).toInt();
+    c.holdMaxMs = p.value(holdMax).toInt();
+    c.rmwMaxMs = std::max(1, p.value(rmwMax).toInt());
+    c.seconds = p.value(seconds).toDouble();
+    c.seed = p.value(seed).toULongLong();
+    c.retryDelay = p.value(retryDelay).toInt();
+    c.retryJitter = p.value(retryJitter).toInt();
+    c.serverTimeout = p.value(serverTimeout).toInt();
+    c.counterPath = p.value(counter);
+    c.logPath = p.value(log);
+    if (c.servers.isEmpty() || c.counterPath.isEmpty() || c.logPath.isEmpty() || c.ttl <= 0 || c.seconds <= 0) {
+        std::fprintf(stderr, "qredlock_safety_worker: --servers, --counter, --log, --ttl > 0 and --seconds > 0 are required\n");
+        std::exit(2);
+    }
+    return c;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    Worker worker(parse(app));
+    QTimer::singleShot(0, &worker, [&worker] { worker.start(); });
+    return app.exec();
+}
