@@ -151,8 +151,9 @@ int main(int argc, char **argv)
     const QCommandLineOption listOpt(QStringLiteral("list"), QStringLiteral("List the scenarios and exit."));
     const QCommandLineOption keepOpt(QStringLiteral("keep"), QStringLiteral("Keep every run folder (failed ones are always kept)."));
     const QCommandLineOption checkOpt(QStringLiteral("check"), QStringLiteral("Only check a kept run folder again."), QStringLiteral("dir"));
+    const QCommandLineOption fromOpt(QStringLiteral("from"), QStringLiteral("Start at run number K of the --runs plan (resumes a long profile: same seeds, same scenarios)."), QStringLiteral("K"), QStringLiteral("1"));
     const QCommandLineOption quietOpt(QStringLiteral("quiet"), QStringLiteral("No line per run, only failures and the table."));
-    p.addOptions({ runsOpt, secondsOpt, seedOpt, scenarioOpt, listOpt, keepOpt, checkOpt, quietOpt });
+    p.addOptions({ runsOpt, secondsOpt, seedOpt, scenarioOpt, listOpt, keepOpt, checkOpt, fromOpt, quietOpt });
     p.process(app);
 
     if (p.isSet(checkOpt))
@@ -178,8 +179,9 @@ int main(int argc, char **argv)
     bool seedOk = true;
     const quint64 master = p.isSet(seedOpt) ? p.value(seedOpt).toULongLong(&seedOk)
                                             : quint64(QRandomGenerator::system()->generate());
-    if (runs <= 0 || seconds <= 0 || !seedOk) {
-        out(QStringLiteral("--runs and --seconds must be positive, --seed a number"));
+    const int from = p.value(fromOpt).toInt();
+    if (runs <= 0 || seconds <= 0 || !seedOk || from < 1 || from > runs) {
+        out(QStringLiteral("--runs and --seconds must be positive, --seed a number, --from within the runs"));
         return 2;
     }
 
@@ -204,13 +206,14 @@ int main(int argc, char **argv)
         out(QStringLiteral("cannot create a temporary folder"));
         return 2;
     }
-    out(QStringLiteral("QRedlock safety: %1 runs of %2 s, master seed %3 (replay: tests/safety/run --runs %1 --seconds %2 --seed %3%4)")
+    out(QStringLiteral("QRedlock safety: %1 runs of %2 s, master seed %3 (replay: tests/safety/run --runs %1 --seconds %2 --seed %3%4)%5")
                 .arg(runs).arg(seconds).arg(master)
-                .arg(wanted.isEmpty() ? QString() : QStringLiteral(" --scenario ") + wanted.join(QStringLiteral(" --scenario "))));
+                .arg(wanted.isEmpty() ? QString() : QStringLiteral(" --scenario ") + wanted.join(QStringLiteral(" --scenario ")))
+                .arg(from > 1 ? QStringLiteral(", from run %1").arg(from) : QString()));
 
     QList<Totals> perScenario(selected.size());
     bool anyKept = false;
-    for (int i = 0; i < runs; ++i) {
+    for (int i = from - 1; i < runs; ++i) {
         const int si = i % int(selected.size());
         const Scenario &scenario = *selected.at(si);
         const quint64 seed = runSeed(master, i);
