@@ -383,7 +383,8 @@ void tst_Cli::environmentAndChannels()
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.remove(QStringLiteral("QREDLOCK_SERVERS"));
     env.insert(QStringLiteral("QREDLOCK_FENCING_TOKEN"), QStringLiteral("stale")); // must not leak through
-    const QByteArray input("line one\n\x01\x02 binary\xff\n", 22);
+    static const char raw[] = "line one\n\x01\x02 binary\xff\n";
+    const QByteArray input(raw, sizeof raw - 1); // binary bytes, no terminating NUL
     const Outcome o = runTool(serverArgs() << "run" << "--resource" << "env" << "--key-prefix" << "p:" << "--"
                                            << "sh" << "-c" << script,
                               input, env);
