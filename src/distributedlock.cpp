@@ -216,6 +216,13 @@ void DistributedLockPrivate::newToken()
     Q_EMIT q->tokenChanged();
 }
 
+qint64 DistributedLockPrivate::validityEndNs(qint64 startNs) const
+{
+    // Measured from before the request left: the servers' keys expire no earlier than that.
+    const LockManagerPrivate *mp = managerPrivate();
+    return startNs + qint64(ttl) * NsPerMs - (mp ? mp->driftMarginNs(ttl) : 0);
+}
+
 int DistributedLockPrivate::jitteredRetryDelay() const
 {
     const LockManagerPrivate *mp = managerPrivate();
@@ -375,7 +382,7 @@ void DistributedLockPrivate::startAttempt()
 void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, qint64 t0)
 {
     LockManagerPrivate *mp = managerPrivate();
-    const qint64 validUntil = t0 + qint64(ttl) * NsPerMs - (mp ? mp->driftMarginNs(ttl) : 0);
+    const qint64 validUntil = validityEndNs(t0);
     Q_EMIT q->serverStatusChanged();
     if (!round.succeeded()) {
         attemptFailed(errorFor(round), QStringLiteral("lock '%1' not acquired: %2")
@@ -513,7 +520,7 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
             onExpired();
             return;
         }
-        validUntilNs = t1 + qint64(ttl) * NsPerMs - (mp ? mp->driftMarginNs(ttl) : 0);
+        validUntilNs = validityEndNs(t1);
         expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
         if (autoExtend)
             scheduleExtension(t1);

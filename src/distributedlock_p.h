@@ -67,6 +67,7 @@ public:
     void trackRound(const std::shared_ptr<QuorumRound> &round);
     QString describeRound(const QuorumRound &round) const;
     int jitteredRetryDelay() const;
+    qint64 validityEndNs(qint64 startNs) const; // start + ttl - drift allowance
     void newToken();
     void onManagerDestroyed();
 

@@ -222,7 +222,7 @@ void RedisConnection::send(const QList<QByteArray> &argv, Callback callback, int
 {
     Pending p;
     p.callback = std::move(callback);
-    p.deadlineNs = monotonicNs() + qint64(timeoutMs < 0 ? m_options.requestTimeoutMs : timeoutMs) * NsPerMs;
+    p.deadlineNs = deadlineAfter(timeoutMs);
     enqueue(argv, std::move(p));
 }
 
@@ -235,7 +235,7 @@ void RedisConnection::evalScript(const RedisScript &script, const QList<QByteArr
     argv << keys << args;
     Pending p;
     p.callback = std::move(callback);
-    p.deadlineNs = monotonicNs() + qint64(timeoutMs < 0 ? m_options.requestTimeoutMs : timeoutMs) * NsPerMs;
+    p.deadlineNs = deadlineAfter(timeoutMs);
     p.script = std::make_shared<ScriptCall>(ScriptCall { script.source(), keys, args });
     enqueue(argv, std::move(p));
 }
@@ -272,7 +272,17 @@ void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending &&pending)
         armDeadlineTimer();
 }
 
-void RedisConnection::writeCommand(const QList<QByteArray> &argv)
+qint64 RedisConnection::deadlineAfter(int timeoutMs) const
+{
+    return monotonicNs() + qint64(timeoutMs < 0 ? m_options.requestTimeoutMs : timeoutMs) * NsPerMs;
+}
+
+int RedisConnection::stallTimeoutMs() const
+{
+    return m_options.stallTimeoutMs > 0 ? m_options.stallTimeoutMs : std::max(1000, 3 * m_options.requestTimeoutMs);
+}
+
+void RedisConnection::writeCommand(const QList<QByteArray> &argv, WriteTo to)
 {
     // A RESP array of bulk strings, encoded here: hiredis's redisFormatCommandArgv spends
     // about 5,000 instructions a command in sprintf (a third of a whole lock cycle).
@@ -291,7 +301,7 @@ void RedisConnection::writeCommand(const QList<QByteArray> &argv)
     const qsizetype len = p - buffer.constData();
     // Before the handshake is done, user commands wait in the outbox; once ready they go
     // to the socket, whose buffer leaves in one write per event-loop turn.
-    if (m_state != State::Ready) {
+    if (m_state != State::Ready && to == WriteTo::Auto) {
         m_outbox.append(buffer.constData(), len);
         return;
     }
@@ -444,11 +454,7 @@ void RedisConnection::onTransportConnected()
         p.handshakeStep = s;
         p.deadlineNs = deadline;
         m_inflight.push_back(std::move(p));
-        const QByteArray saved = m_outbox; // writeCommand appends to the outbox while handshaking
-        m_outbox.clear();
-        writeCommand(argv);
-        m_device->write(m_outbox);
-        m_outbox = saved;
+        writeCommand(argv, WriteTo::Socket);
         ++m_handshakeRemaining;
     };
     if (m_endpoint.hasPassword()) {
@@ -677,8 +683,7 @@ void RedisConnection::armDeadlineTimer()
             earliest = p.deadlineNs;
     }
     // Also wake up to check whether the oldest reply is so late that the connection is stalled.
-    const int stallMs = m_options.stallTimeoutMs > 0 ? m_options.stallTimeoutMs
-                                                     : std::max(1000, 3 * m_options.requestTimeoutMs);
+    const int stallMs = stallTimeoutMs();
     if (!m_inflight.empty()) {
         const qint64 stallAt = m_inflight.front().deadlineNs + qint64(stallMs) * NsPerMs;
         earliest = std::min(earliest, stallAt);
@@ -695,8 +700,7 @@ void RedisConnection::armDeadlineTimer()
 void RedisConnection::onDeadlineTimer()
 {
     const qint64 now = monotonicNs();
-    const int stallMs = m_options.stallTimeoutMs > 0 ? m_options.stallTimeoutMs
-                                                     : std::max(1000, 3 * m_options.requestTimeoutMs);
+    const int stallMs = stallTimeoutMs();
     if (!m_inflight.empty() && now >= m_inflight.front().deadlineNs + qint64(stallMs) * NsPerMs) {
         dropConnection(RedisFailure::Timeout,
                        QStringLiteral("no reply for %1 ms: server stalled").arg(stallMs), true);

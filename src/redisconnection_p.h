@@ -118,9 +118,13 @@ private:
     void failAll(RedisFailure failure, const QString &reason);
     void scheduleReconnect();
     void armDeadlineTimer();
+    qint64 deadlineAfter(int timeoutMs) const; // timeoutMs < 0: the default request timeout
+    int stallTimeoutMs() const;
     void onDeadlineTimer();
     void setState(State state);
-    void writeCommand(const QList<QByteArray> &argv);
+    // Handshake steps go to the socket at once; user commands wait in the outbox until ready.
+    enum class WriteTo { Auto, Socket };
+    void writeCommand(const QList<QByteArray> &argv, WriteTo to = WriteTo::Auto);
     void completeLater(Callback callback, RedisFailure failure, const QString &message);
     QString describe() const;
 
