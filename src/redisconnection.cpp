@@ -248,6 +248,14 @@ void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending &&pending)
                       QStringLiteral("%1: connection closed").arg(describe()));
         return;
     case State::WaitingToReconnect:
+        // Someone needs the server now: try again at once rather than after a backoff that
+        // may have grown to seconds during a long outage (it would delay the first lock after
+        // the server is back by as much). At most one such attempt per reconnectMinMs.
+        if (reconnectOnDemand()) {
+            startConnecting();
+            if (m_state != State::WaitingToReconnect)
+                break;
+        }
         // Fail fast: the server is known to be unreachable until the next reconnect attempt.
         completeLater(std::move(pending.callback),
                       m_lastFailure == RedisFailure::None ? RedisFailure::Connect : m_lastFailure,
@@ -321,10 +329,22 @@ void RedisConnection::writeCommand(const QList<QByteArray> &argv, WriteTo to)
         m_device->write(buffer.constData() + sent, len - sent);
 }
 
+bool RedisConnection::reconnectOnDemand() const
+{
+    // Only outages end by themselves; a refused password, a TLS or protocol failure is a
+    // configuration problem that retrying on every request would only hammer the server with.
+    const bool transient = m_lastFailure == RedisFailure::Connect || m_lastFailure == RedisFailure::Disconnected
+            || m_lastFailure == RedisFailure::Timeout;
+    const qint64 interval = qint64(std::max(1, m_options.reconnectMinMs)) * NsPerMs;
+    return transient && monotonicNs() - m_lastAttemptNs >= interval;
+}
+
 void RedisConnection::startConnecting()
 {
     if (m_state == State::Closed)
         return;
+    m_reconnectTimer.stop();
+    m_lastAttemptNs = monotonicNs();
     ++m_epoch;
     if (m_device) {
         m_device->disconnect(this);

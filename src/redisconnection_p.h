@@ -52,7 +52,7 @@ public:
         int connectTimeoutMs = 2000;  // TCP/TLS connect + handshake
         int requestTimeoutMs = 1000;  // default deadline of a request
         int stallTimeoutMs = 0;       // drop the connection when a reply is this late (0: 3 x request timeout, >= 1 s)
-        int reconnectMinMs = 50;      // first reconnect delay
+        int reconnectMinMs = 50;      // first reconnect delay; also the least time between on-demand attempts
         int reconnectMaxMs = 2000;    // cap of the exponential backoff
     };
 
@@ -78,8 +78,11 @@ public:
     void close();
 
     // Queues one command. timeoutMs < 0: the default request timeout.
-    // While the connection waits to reconnect after a failure, the request fails at once
-    // (through the event loop) with the reason of that failure: a dead server costs nothing.
+    // While the connection waits to reconnect after an outage (connect failure, dropped
+    // connection, stall), a request starts the next attempt at once if the last one began at
+    // least reconnectMinMs ago, and waits for it like any request sent before the handshake;
+    // otherwise, and after AUTH/TLS/protocol failures, it fails at once (through the event
+    // loop) with the reason of that failure: a dead server costs nothing.
     void send(const QList<QByteArray> &argv, Callback callback, int timeoutMs = -1);
     // EVALSHA with a transparent fallback to EVAL on NOSCRIPT.
     void evalScript(const RedisScript &script, const QList<QByteArray> &keys,
@@ -117,6 +120,7 @@ private:
     void dropConnection(RedisFailure failure, const QString &reason, bool reconnect);
     void failAll(RedisFailure failure, const QString &reason);
     void scheduleReconnect();
+    bool reconnectOnDemand() const;
     void armDeadlineTimer();
     qint64 deadlineAfter(int timeoutMs) const; // timeoutMs < 0: the default request timeout
     int stallTimeoutMs() const;
@@ -143,6 +147,7 @@ private:
     QString m_lastError;
     RedisFailure m_lastFailure = RedisFailure::None;
     int m_reconnectAttempts = 0;
+    qint64 m_lastAttemptNs = 0;       // monotonicNs() when the last connect attempt began
     quint64 m_epoch = 0;              // bumped whenever the transport is torn down
     int m_handshakeRemaining = 0;
 };

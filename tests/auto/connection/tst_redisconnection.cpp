@@ -207,6 +207,9 @@ private Q_SLOTS:
     void pausedServer_stallDropsThenRecovers();
     void killedServer_reconnectsAfterRestart();
     void waitingToReconnect_failsFast();
+    void waitingToReconnect_requestReconnectsEarly();
+    void onDemandReconnects_areRateLimited();
+    void authFailure_isNotRetriedPerRequest();
     void connectFailure_data();
     void connectFailure();
     void connectTimeout_whenTlsHandshakeHangs();
@@ -414,8 +417,8 @@ void tst_RedisConnection::killedServer_reconnectsAfterRestart()
 void tst_RedisConnection::waitingToReconnect_failsFast()
 {
     RedisConnection::Options options = quickOptions();
-    options.reconnectMinMs = 3000; // waits 1.5-3 s before the first new attempt
-    options.reconnectMaxMs = 3000;
+    options.reconnectMinMs = 10000; // waits 5-10 s before the first new attempt, and a request
+    options.reconnectMaxMs = 10000; // may not start one sooner: the last began 10 s ago at most
     ServerAndConnection setup;
     QVERIFY(setup.start(options));
     RedisServer &server = setup.server;
@@ -429,6 +432,133 @@ void tst_RedisConnection::waitingToReconnect_failsFast()
     QVERIFY2(slot.elapsedMs() < 100, qPrintable(QString::number(slot.elapsedMs())));
     QCOMPARE(slot.reply().failure, RedisFailure::Disconnected); // the reason the connection was lost
     QVERIFY2(slot.reply().errorString.contains(u"not connected"), qPrintable(slot.reply().errorString));
+}
+
+// Counts the connect attempts a connection starts.
+struct AttemptCounter
+{
+    explicit AttemptCounter(RedisConnection &connection)
+    {
+        QObject::connect(&connection, &RedisConnection::stateChanged, &context,
+                         [this](RedisConnection::State state) {
+                             if (state == RedisConnection::State::Connecting) {
+                                 ++attempts;
+                                 lastAttempt.start();
+                             }
+                         });
+    }
+    QObject context;
+    int attempts = 0;
+    QElapsedTimer lastAttempt;
+};
+
+// Sends a PING every intervalMs for forMs, then waits until every one was answered.
+QList<ReplySlot> pingEvery(RedisConnection &connection, int intervalMs, int forMs, qint64 *elapsedMs)
+{
+    QElapsedTimer clock;
+    clock.start();
+    QList<ReplySlot> slots;
+    while (clock.elapsed() < forMs) {
+        slots << sendTo(connection, { "PING" }, 2000);
+        QTest::qWait(intervalMs);
+    }
+    *elapsedMs = clock.elapsed();
+    const auto allDone = [&] { return std::all_of(slots.cbegin(), slots.cend(), [](const ReplySlot &s) { return s.done(); }); };
+    if (!QTest::qWaitFor(allDone, 3000))
+        qWarning("%lld of %lld requests never completed",
+                 qlonglong(std::count_if(slots.cbegin(), slots.cend(), [](const ReplySlot &s) { return !s.done(); })),
+                 qlonglong(slots.size()));
+    return slots;
+}
+
+void tst_RedisConnection::waitingToReconnect_requestReconnectsEarly()
+{
+    // After a long outage the backoff has grown; the first request after the server is back
+    // must not wait for it (it would delay the first lock by up to the backoff cap).
+    RedisConnection::Options options = quickOptions();
+    options.reconnectMinMs = 300;
+    options.reconnectMaxMs = 60000;
+    ServerAndConnection setup;
+    QVERIFY(setup.start(options));
+    RedisServer &server = setup.server;
+    RedisConnection &connection = *setup.connection;
+    AttemptCounter counter(connection);
+
+    server.kill();
+    // Four failed attempts, 150-300, 300-600, 600-1200 and 1200-2400 ms apart; the fifth
+    // is scheduled 2400-4800 ms after the fourth.
+    QTRY_VERIFY_WITH_TIMEOUT(counter.attempts >= 4 && connection.state() == RedisConnection::State::WaitingToReconnect,
+                             8000);
+    QCOMPARE(counter.attempts, 4);
+    QElapsedTimer sinceFourth = counter.lastAttempt;
+    QVERIFY2(server.restart(), qPrintable(server.errorString()));
+    QTest::qWait(int(std::max<qint64>(0, 350 - sinceFourth.elapsed()))); // an on-demand attempt is allowed again
+    if (sinceFourth.elapsed() > 1800)
+        QSKIP("the restart took too long to tell an on-demand attempt from the scheduled one");
+    QCOMPARE(connection.state(), RedisConnection::State::WaitingToReconnect);
+
+    const ReplySlot slot = sendTo(connection, { "PING" }, 1000);
+    QTRY_VERIFY_WITH_TIMEOUT(slot.done(), 1500);
+    QVERIFY2(slot.reply().ok() && slot.reply().value.isStatus("PONG"), qPrintable(describe(slot.reply())));
+    QCOMPARE(counter.attempts, 5);
+    QVERIFY2(sinceFourth.elapsed() < 2400, "the scheduled attempt, not the request, reconnected");
+}
+
+void tst_RedisConnection::onDemandReconnects_areRateLimited()
+{
+    // A dead server and a busy client: requests every 5 ms start at most one attempt per
+    // reconnectMinMs, and each fails at once (connection refused), never waits.
+    RedisConnection::Options options = quickOptions();
+    options.reconnectMinMs = 200;
+    options.reconnectMaxMs = 60000;
+    ServerAndConnection setup;
+    QVERIFY(setup.start(options));
+    RedisConnection &connection = *setup.connection;
+    setup.server.kill();
+    QTRY_COMPARE_WITH_TIMEOUT(connection.state(), RedisConnection::State::WaitingToReconnect, 2000);
+
+    AttemptCounter counter(connection);
+    qint64 elapsed = 0;
+    const QList<ReplySlot> slots = pingEvery(connection, 5, 1000, &elapsed);
+    QVERIFY2(slots.size() > 50, qPrintable(QString::number(slots.size())));
+    // One attempt per 200 ms at most (6 in 1 s, counting one at the start), but there were some.
+    QVERIFY2(counter.attempts >= 3 && counter.attempts <= int(elapsed / 200) + 1,
+             qPrintable(QStringLiteral("%1 attempts in %2 ms").arg(counter.attempts).arg(elapsed)));
+    for (const ReplySlot &s : slots) {
+        QVERIFY2(s.done(), "a request never completed");
+        QVERIFY2(s.reply().failure == RedisFailure::Connect || s.reply().failure == RedisFailure::Disconnected,
+                 qPrintable(describe(s.reply())));
+        QVERIFY2(s.elapsedMs() < 200, qPrintable(QString::number(s.elapsedMs())));
+    }
+}
+
+void tst_RedisConnection::authFailure_isNotRetriedPerRequest()
+{
+    // A wrong password is a configuration error, not an outage: requests fail at once with
+    // it and do not start a new attempt each; the capped backoff alone retries.
+    RedisServer server;
+    RedisServer::Options serverOptions;
+    serverOptions.password = QStringLiteral("pw-right");
+    QVERIFY2(server.start(serverOptions), qPrintable(server.errorString()));
+    RedisConnection connection(endpointOf(u"redis://:pw-wrong@127.0.0.1:" + QString::number(server.port())));
+    RedisConnection::Options options = quickOptions();
+    options.reconnectMinMs = 100;
+    options.reconnectMaxMs = 60000;
+    connection.setOptions(options);
+    RedisReply reply;
+    QVERIFY(roundTrip(connection, { "PING" }, &reply));
+    QCOMPARE(reply.failure, RedisFailure::Auth);
+
+    AttemptCounter counter(connection);
+    qint64 elapsed = 0;
+    const QList<ReplySlot> slots = pingEvery(connection, 10, 1200, &elapsed);
+    // The backoff (50-100, 100-200, 200-400, 400-800 ms) allows 4 attempts in 1.2 s;
+    // one per request and 100 ms would be 12.
+    QVERIFY2(counter.attempts <= 5, qPrintable(QString::number(counter.attempts)));
+    for (const ReplySlot &s : slots) {
+        QVERIFY2(s.done(), "a request never completed");
+        QVERIFY2(s.reply().failure == RedisFailure::Auth, qPrintable(u"expected an AUTH failure, got " + describe(s.reply())));
+    }
 }
 
 void tst_RedisConnection::connectFailure_data()

@@ -80,6 +80,7 @@ private Q_SLOTS:
     void lostWhenMajorityGone();
     void noLostWhenMinorityGone();
     void autoExtendSurvivesMinorityOutage();
+    void acquiredSoonAfterLongMajorityOutage();
     void mutualExclusionBetweenManagers();
     void foreignClientExcludes();
     void acquireRetriesUntilFree();
@@ -420,6 +421,40 @@ void tst_DistributedLock::autoExtendSurvivesMinorityOutage()
     QCOMPARE(expired.count(), 0);
     QVERIFY(lock.isLocked());
     QVERIFY(extended.count() >= 5);
+}
+
+void tst_DistributedLock::acquiredSoonAfterLongMajorityOutage()
+{
+    // A majority is down for 4.5 s, long enough for the reconnect backoff to reach its 2 s
+    // cap, while a lock keeps asking. Once the servers are back, the lock must be taken
+    // within about one retry delay plus one server timeout, not a backoff later.
+    RedisCluster cluster;
+    QVERIFY2(cluster.start(3), qPrintable(cluster.errorString()));
+    auto m = makeManager(cluster.urls());
+    m->setRetryCount(-1);
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("long-outage"));
+    lock.setTtl(500);
+    lock.setAcquireTimeout(20000);
+    QVERIFY(acquireNow(lock)); // the connections are up
+    lock.release();
+    QTRY_COMPARE(lock.state(), DistributedLock::State::Unlocked);
+
+    cluster.at(0).kill();
+    cluster.at(1).kill();
+    QElapsedTimer sinceBack;
+    qint64 tookMs = -1;
+    connect(&lock, &DistributedLock::acquired, this, [&] { tookMs = sinceBack.elapsed(); });
+    lock.acquire();
+    QTest::qWait(4500);
+    QCOMPARE(tookMs, -1);
+    QVERIFY2(cluster.at(0).restart(), qPrintable(cluster.at(0).errorString())); // a majority again
+    sinceBack.start();
+    QTRY_VERIFY_WITH_TIMEOUT(tookMs >= 0, 5000);
+    // Retry delay 20 +/- 10 ms, server timeout 100 ms, 250 ms for a loaded machine; the
+    // backoff alone would have waited 1-2 s.
+    QVERIFY2(tookMs < 130 + 250, qPrintable(QString::number(tookMs)));
 }
 
 void tst_DistributedLock::mutualExclusionBetweenManagers()
