@@ -211,10 +211,14 @@ qint64 longestGap(const QList<std::pair<qint64, qint64>> &spans, qint64 from, qi
 void checkLiveness(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r)
 {
     const auto spans = heldSpans(hs);
-    const double bound = meta.recoveryBoundMs();
     // Judge every stretch after a heal (or, without healing faults, the whole steady run)
-    // until the next fault starts or the workers stop.
-    QList<std::pair<qint64, qint64>> windows;
+    // until the next fault starts or the workers stop, each against its own bound.
+    struct Window
+    {
+        qint64 from, to;
+        double bound;
+    };
+    QList<Window> windows;
     QList<qint64> starts;
     for (const Fault &f : meta.faults)
         starts << f.startNs;
@@ -229,25 +233,26 @@ void checkLiveness(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r
     bool permanent = meta.faults.isEmpty();
     for (const Fault &f : meta.faults) {
         if (f.healNs > 0)
-            windows.append({ std::max(f.healNs, meta.steadyNs), nextStart(f.healNs) });
+            windows.append({ std::max(f.healNs, meta.steadyNs), nextStart(f.healNs), meta.recoveryBoundMs(f) });
         else
             permanent = true;
     }
     if (permanent)
-        windows.append({ meta.steadyNs, nextStart(meta.steadyNs) });
-    for (const auto &w : std::as_const(windows)) {
-        if (w.second <= w.first)
+        windows.append({ meta.steadyNs, nextStart(meta.steadyNs), meta.recoveryBoundMs() });
+    for (const Window &w : std::as_const(windows)) {
+        if (w.to <= w.from)
             continue;
+        const double bound = w.bound;
         qint64 first = 0;
-        const qint64 worst = longestGap(spans, w.first, w.second, &first);
+        const qint64 worst = longestGap(spans, w.from, w.to, &first);
         r->worstGapMs = std::max(r->worstGapMs, ms(worst));
         r->worstRecoveryMs = std::max(r->worstRecoveryMs, ms(first));
         if (ms(worst) > bound) {
             ++r->livenessFailures;
             note(r, QStringLiteral("liveness: nobody held the lock for %1 ms (bound %2 ms) in the %3 ms after +%4 ms")
                             .arg(ms(worst), 0, 'f', 1).arg(bound, 0, 'f', 0)
-                            .arg(ms(w.second - w.first), 0, 'f', 0)
-                            .arg(ms(w.first - meta.startNs), 0, 'f', 0));
+                            .arg(ms(w.to - w.from), 0, 'f', 0)
+                            .arg(ms(w.from - meta.startNs), 0, 'f', 0));
         }
     }
 }
@@ -259,6 +264,17 @@ double RunMeta::recoveryBoundMs() const
     // Leftover keys live up to one TTL after the fault heals; then the next attempt comes
     // within one retry delay (plus jitter) and takes at most one server timeout.
     return double(ttl + retryDelay + retryJitter + serverTimeout + RecoverySlackMs);
+}
+
+double RunMeta::recoveryBoundMs(const Fault &healed) const
+{
+    if (healed.leftKeys)
+        return recoveryBoundMs();
+    // No key to wait for: the next attempt comes within one retry delay (plus jitter). It
+    // may be one more: the connection allows one reconnect on demand per 50 ms, and
+    // contenders that reconnected at different moments can split the vote once. Each
+    // attempt takes at most one server timeout.
+    return double(2 * (retryDelay + retryJitter) + serverTimeout + RecoverySlackMs);
 }
 
 bool RunMeta::save(const QString &path) const
@@ -282,7 +298,8 @@ bool RunMeta::save(const QString &path) const
         faultList.append(QJsonObject{ { QStringLiteral("kind"), f.kind },
                                       { QStringLiteral("startNs"), nsValue(f.startNs) },
                                       { QStringLiteral("healNs"), nsValue(f.healNs) },
-                                      { QStringLiteral("detail"), f.detail } });
+                                      { QStringLiteral("detail"), f.detail },
+                                      { QStringLiteral("leftKeys"), f.leftKeys } });
     }
     o.insert(QStringLiteral("faults"), faultList);
     QJsonArray pauseList;
@@ -329,7 +346,8 @@ bool RunMeta::load(const QString &path, QString *error)
     for (const QJsonValue &v : faultList) {
         const QJsonObject f = v.toObject();
         faults.append({ f.value(QStringLiteral("kind")).toString(), nsOf(f.value(QStringLiteral("startNs"))),
-                        nsOf(f.value(QStringLiteral("healNs"))), f.value(QStringLiteral("detail")).toString() });
+                        nsOf(f.value(QStringLiteral("healNs"))), f.value(QStringLiteral("detail")).toString(),
+                        f.value(QStringLiteral("leftKeys")).toBool(true) });
     }
     pauses.clear();
     const QJsonArray pauseList = o.value(QStringLiteral("pauses")).toArray();

@@ -21,6 +21,9 @@ struct Fault
     qint64 startNs = 0;
     qint64 healNs = 0; // 0: never heals (e.g. a server whose clock runs fast for the whole run)
     QString detail;
+    // false: the fault outlasted every lease (e.g. a majority down for several TTLs), so no
+    // key is left to wait for after the heal and recovery is judged without the TTL term.
+    bool leftKeys = true;
 };
 
 struct Pause // a worker did not run: SIGSTOPped by the runner, or a stall the worker measured
@@ -52,6 +55,7 @@ struct RunMeta
 
     // After a fault heals, the lock must be taken again within this time.
     double recoveryBoundMs() const;
+    double recoveryBoundMs(const Fault &healed) const;
     bool save(const QString &path) const;
     bool load(const QString &path, QString *error);
 };

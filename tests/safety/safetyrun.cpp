@@ -192,6 +192,12 @@ void Run::startFault(const QString &kind, const QString &detail)
     m_openFault = int(m_meta.faults.size()) - 1;
 }
 
+void Run::markNoLeftKeys()
+{
+    if (m_openFault >= 0)
+        m_meta.faults[m_openFault].leftKeys = false;
+}
+
 void Run::healFault()
 {
     if (m_openFault >= 0)
@@ -696,6 +702,14 @@ QList<Scenario> makeScenarios()
             r.setClientClockOffset(QStringLiteral("+0"));
         });
     add("reply-drop", "replies cut mid-way, swallowed, connections reset (mid-script too)", {}, dropReplies);
+    add("kill-restart-long", "SIGKILL a majority for 3.5-4.5 s (reconnect backoff at its cap), then restart", {},
+        [](Run &r) {
+            // Long enough for every connection's backoff to grow to 1-2 s: the lock must
+            // still come back within the usual bound once the servers are up, because the
+            // workers' requests start reconnects of their own.
+            killAndRestart(r, r.pickServers(r.quorum()), r.between(3500, 4500), QStringLiteral("kill-long"));
+            r.markNoLeftKeys(); // down for 3-11 TTLs: every key on the others has expired
+        });
     add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once",
         negativeParameters,
         [](Run &r) {

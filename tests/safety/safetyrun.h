@@ -93,6 +93,8 @@ public:
     int waitForHolder(int timeoutMs, int maxAgeMs = -1);
     void startFault(const QString &kind, const QString &detail);
     void healFault();
+    // The open fault outlasts every lease: no key is left when it heals (tighter recovery bound).
+    void markNoLeftKeys();
 
     QRedlockTest::RedisServer &server(int i);
     // Runs fn on every proxy of the given servers (all workers), in the network thread.

@@ -116,6 +116,19 @@ void tst_SafetyChecker::check_data()
             << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1300, 2990, 2980, "released" } } << qint64(2)
             << QList<Fault>{ { QStringLiteral("pause"), at(100), at(1200), QString() } } << noPause
             << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    // Without leftover keys the bound is 2 x (50 + 25) + 100 + 50 = 300 ms.
+    QTest::newRow("no keys left: taken again within the tighter bound")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1450, 2990, 2980, "released" } } << qint64(2)
+            << QList<Fault>{ { QStringLiteral("kill"), at(200), at(1200), QString(), false } } << noPause
+            << 0 << qint64(0) << 0 << 0 << 0 << 0;
+    QTest::newRow("no keys left: a gap the TTL would have excused")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1600, 2990, 2980, "released" } } << qint64(2)
+            << QList<Fault>{ { QStringLiteral("kill"), at(200), at(1200), QString(), false } } << noPause
+            << 0 << qint64(0) << 0 << 0 << 0 << 1;
+    QTest::newRow("the same gap with keys left")
+            << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1600, 2990, 2980, "released" } } << qint64(2)
+            << QList<Fault>{ { QStringLiteral("kill"), at(200), at(1200), QString() } } << noPause
+            << 0 << qint64(0) << 0 << 0 << 0 << 0;
     QTest::newRow("a gap in a run without faults counts")
             << QList<Rec>{ { 0, 0, 480, 100, "released" }, { 1, 1300, 2990, 2980, "released" } } << qint64(2)
             << none << noPause << 0 << qint64(0) << 0 << 0 << 0 << 1;
