@@ -153,7 +153,8 @@ int main(int argc, char **argv)
     const QCommandLineOption checkOpt(QStringLiteral("check"), QStringLiteral("Only check a kept run folder again."), QStringLiteral("dir"));
     const QCommandLineOption fromOpt(QStringLiteral("from"), QStringLiteral("Start at run number K of the --runs plan (resumes a long profile: same seeds, same scenarios)."), QStringLiteral("K"), QStringLiteral("1"));
     const QCommandLineOption quietOpt(QStringLiteral("quiet"), QStringLiteral("No line per run, only failures and the table."));
-    p.addOptions({ runsOpt, secondsOpt, seedOpt, scenarioOpt, listOpt, keepOpt, checkOpt, fromOpt, quietOpt });
+    const QCommandLineOption planOpt(QStringLiteral("plan"), QStringLiteral("Print each run's scenario, seed and parameters without running anything."));
+    p.addOptions({ runsOpt, secondsOpt, seedOpt, scenarioOpt, listOpt, keepOpt, checkOpt, fromOpt, quietOpt, planOpt });
     p.process(app);
 
     if (p.isSet(checkOpt))
@@ -183,6 +184,19 @@ int main(int argc, char **argv)
     if (runs <= 0 || seconds <= 0 || !seedOk || from < 1 || from > runs) {
         out(QStringLiteral("--runs and --seconds must be positive, --seed a number, --from within the runs"));
         return 2;
+    }
+
+    if (p.isSet(planOpt)) {
+        // The parameters come from the seed alone, so a finished profile's figures can be
+        // joined with them afterwards (e.g. each recovery against its run's TTL).
+        for (int i = from - 1; i < runs; ++i) {
+            const Scenario &scenario = *selected.at(i % int(selected.size()));
+            const quint64 seed = runSeed(master, i);
+            const Run run(scenario, seed, seconds, Tools());
+            out(QStringLiteral("[%1/%2] %3 seed %4 %5").arg(i + 1).arg(runs).arg(scenario.name, -20).arg(seed, -10)
+                        .arg(run.parameters()));
+        }
+        return 0;
     }
 
     Tools tools;
