@@ -54,6 +54,7 @@ struct Totals
     qint64 lateWrites = 0;
     double worstLatenessMs = 0;
     double worstRecoveryMs = -1;
+    double worstRecoveryShare = 0; // recovery / (TTL + retry delay) of its run: issue #4's literal bound is 1
     double worstGapMs = 0;
     int livenessFailures = 0;
 
@@ -71,6 +72,12 @@ struct Totals
         worstRecoveryMs = std::max(worstRecoveryMs, r.worstRecoveryMs);
         worstGapMs = std::max(worstGapMs, r.worstGapMs);
         livenessFailures += r.livenessFailures;
+    }
+    void add(const RunMeta &meta, const CheckResult &r)
+    {
+        add(r);
+        if (r.worstRecoveryMs > 0 && meta.ttl + meta.retryDelay > 0)
+            worstRecoveryShare = std::max(worstRecoveryShare, r.worstRecoveryMs / double(meta.ttl + meta.retryDelay));
     }
 };
 
@@ -245,7 +252,7 @@ int main(int argc, char **argv)
         QString word = QStringLiteral("BROKEN");
         if (made) {
             word = verdict(run.meta(), run.result(), &failed);
-            t.add(run.result());
+            t.add(run.meta(), run.result());
             if (run.meta().negative && !failed)
                 ++t.detected;
         }
@@ -271,12 +278,12 @@ int main(int argc, char **argv)
     base.setAutoRemove(!anyKept);
 
     out(QString());
-    out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
+    out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11")
                 .arg(QStringLiteral("scenario"), -22).arg(QStringLiteral("runs"), 5)
                 .arg(QStringLiteral("holdings"), 9).arg(QStringLiteral("overlaps"), 9)
                 .arg(QStringLiteral("lost-upd"), 9).arg(QStringLiteral("late-sig"), 9)
                 .arg(QStringLiteral("late-ms"), 8).arg(QStringLiteral("recov-ms"), 9)
-                .arg(QStringLiteral("gap-ms"), 7).arg(QStringLiteral("verdict")));
+                .arg(QStringLiteral("gap-ms"), 7).arg(QStringLiteral("recov/ttl+rd"), 12).arg(QStringLiteral("verdict")));
     Totals all;
     int failedRuns = 0;
     for (int si = 0; si < selected.size(); ++si) {
@@ -296,11 +303,12 @@ int main(int argc, char **argv)
             late += QStringLiteral("+%1p").arg(t.excusedLate);
         if (t.starvedLate)
             late += QStringLiteral("+%1s").arg(t.starvedLate);
-        out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10")
+        out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11")
                     .arg(s.name, -22).arg(t.runs, 5).arg(t.holdings, 9).arg(t.overlaps, 9).arg(t.lostUpdates, 9)
                     .arg(late, 9).arg(t.worstLatenessMs, 8, 'f', 1)
                     .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstRecoveryMs, 'f', 0), 9)
                     .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstGapMs, 'f', 0), 7)
+                    .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstRecoveryShare, 'f', 2), 12)
                     .arg(word));
         failedRuns += t.failed;
         if (!s.negative) {
@@ -309,14 +317,16 @@ int main(int argc, char **argv)
             all.overlaps += t.overlaps;
             all.lostUpdates += t.lostUpdates;
             all.lateSignals += t.lateSignals;
+            all.worstRecoveryShare = std::max(all.worstRecoveryShare, t.worstRecoveryShare);
         }
     }
     out(QString());
     out(QStringLiteral("safe scenarios: %1 runs, %2 holdings, %3 overlaps, %4 lost updates, %5 late signals; "
                        "late = signal > deadline + %6 ms (excused: +Np the worker was SIGSTOPped over its deadline, +Ns its "
-                       "process did not run then, see README)")
+                       "process did not run then, see README); the slowest recovery after a heal took %7 of its run's "
+                       "TTL + retry delay")
                 .arg(all.runs).arg(all.holdings).arg(all.overlaps).arg(all.lostUpdates).arg(all.lateSignals)
-                .arg(LateToleranceMs));
+                .arg(LateToleranceMs).arg(all.worstRecoveryShare, 0, 'f', 2));
     out(failedRuns ? QStringLiteral("RESULT: FAILED (%1 runs; seed %2)").arg(failedRuns).arg(master)
                    : QStringLiteral("RESULT: PASSED (seed %1)").arg(master));
     if (anyKept)
