@@ -243,7 +243,44 @@ void Run::pauseWorker(int worker)
     WorkerProcess &w = *m_workers[size_t(worker)];
     w.pausedAt = now();
     w.paused = true;
-    ::kill(pid_t(w.process->processId()), SIGSTOP);
+    // SIGTSTP: the worker stops itself with SIGSTOP at once, or right after a counter write
+    // it had already decided on (worker.cpp: Redlock's known limit is not what is tested).
+    ::kill(pid_t(w.process->processId()), SIGTSTP);
+    // The fault must take effect: the process shows as stopped within a moment.
+    if (!waitUntilStopped(worker, 100))
+        m_meta.setupErrors << QStringLiteral("worker %1 did not stop within 100 ms of SIGTSTP").arg(worker);
+}
+
+bool Run::pauseWorkerInWriteWindow(int worker, int timeoutMs)
+{
+    WorkerProcess &w = *m_workers[size_t(worker)];
+    ::kill(pid_t(w.process->processId()), SIGUSR1);
+    // It stops itself at its next write, within one read-modify-write cycle while it holds.
+    if (!waitUntilStopped(worker, timeoutMs)) {
+        m_meta.setupErrors << QStringLiteral("worker %1 did not stop in a write within %2 ms").arg(worker).arg(timeoutMs);
+        return false;
+    }
+    w.pausedAt = now();
+    w.paused = true;
+    return true;
+}
+
+bool Run::waitUntilStopped(int worker, int timeoutMs)
+{
+    const pid_t pid = pid_t(m_workers[size_t(worker)]->process->processId());
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    const QDeadlineTimer deadline(timeoutMs);
+    do {
+        if (stat.open(QIODevice::ReadOnly)) {
+            const QByteArray text = stat.readAll();
+            stat.close();
+            const qsizetype paren = text.lastIndexOf(')'); // state follows "pid (comm) "
+            if (paren >= 0 && text.size() > paren + 2 && text.at(paren + 2) == 'T')
+                return true;
+        }
+        spin(1);
+    } while (!deadline.hasExpired());
+    return false;
 }
 
 void Run::resumeWorker(int worker)
@@ -725,6 +762,21 @@ QList<Scenario> makeScenarios()
             r.fastSpeed = r.between(1.5, 2.0);
         },
         {}, true);
+    add("neg-pause-in-write", "NEGATIVE: a holder stops between its validity check and its write, for 2.5-3 x TTL",
+        longHolds,
+        [](Run &r) {
+            // Redlock's known limit: valid when it decided, stale when it writes. The others
+            // take the lock once the keys expire and count on; the late write undoes that.
+            const int w = r.waitForHolder(3 * r.ttl, r.ttl / 4);
+            if (w < 0)
+                return;
+            r.startFault(QStringLiteral("pause-in-write"), QStringLiteral("worker %1 stops before its write").arg(w));
+            if (!r.pauseWorkerInWriteWindow(w, 3 * r.ttl))
+                return;
+            r.spin(int(r.ttl * r.between(2.5, 3.0)));
+            r.resumeWorker(w);
+        },
+        true);
     return list;
 }
 

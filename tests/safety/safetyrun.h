@@ -104,6 +104,9 @@ public:
     // connection whose bytes were swallowed could not be trusted by TCP either).
     void clearProxies(const QList<int> &servers, int onlyWorker = -1);
     void pauseWorker(int worker);
+    // Makes the worker stop itself between its validity check and its counter write (the
+    // negative control of Redlock's known limit); false if it did not within timeoutMs.
+    bool pauseWorkerInWriteWindow(int worker, int timeoutMs);
     void resumeWorker(int worker);
     void setClientClockOffset(const QString &spec); // libfaketime spec, e.g. "+10s"
     QList<int> allServers() const;
@@ -115,6 +118,7 @@ private:
     void onWorkerOutput(int index);
     void finishWorkers();
     void verifyFaultsTookEffect();
+    bool waitUntilStopped(int worker, int timeoutMs); // the process shows as stopped ('T')
 
     const Scenario &m_scenario;
     double m_seconds;

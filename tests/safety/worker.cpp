@@ -18,6 +18,13 @@
 // OS did not schedule it, or it was SIGSTOPped — and the window goes to --log's ".stalls"
 // file. The checker does not blame the library for a signal that could not be delivered
 // because the whole process stood still; a loop kept busy (CPU used) is no excuse.
+//
+// Pauses: the runner stops a holder with SIGTSTP, not SIGSTOP. The worker's handler stops the
+// process with SIGSTOP at once, except between its last validity check and the end of its
+// pwrite (a few microseconds): a stop there is deferred to the end of the write. A pause in
+// that window is Redlock's known limit (the client decided to write while valid and writes
+// after it expired; only fencing tokens protect against it); the suite tests the library,
+// not that limit, which tests/safety/README.md describes.
 
 #include <QRedlock/DistributedLock>
 #include <QRedlock/LockManager>
@@ -35,6 +42,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <atomic>
+#include <csignal>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,6 +58,48 @@ namespace {
 // signal the process was too starved to deliver in time shows up as a stall.
 constexpr int HeartbeatMs = 3;
 constexpr qint64 StallNs = 5 * NsPerMs;
+
+// SIGTSTP from the runner: stop now, or at the end of the check-then-write window. Any thread
+// may run the handler; exactly one of it and the window's end sends the deferred SIGSTOP.
+std::atomic<bool> g_inWriteWindow { false };
+std::atomic<bool> g_stopPending { false };
+// SIGUSR1 from the runner (negative control neg-pause-in-write): stop inside the next window,
+// after the validity check and before the write, to show what that limit does.
+std::atomic<bool> g_stopInWindow { false };
+static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
+
+void onStopRequest(int)
+{
+    const int savedErrno = errno;
+    if (!g_inWriteWindow.load()) {
+        ::kill(::getpid(), SIGSTOP);
+    } else {
+        g_stopPending.store(true);
+        if (!g_inWriteWindow.load() && g_stopPending.exchange(false))
+            ::kill(::getpid(), SIGSTOP);
+    }
+    errno = savedErrno;
+}
+
+void onStopInWindowRequest(int)
+{
+    g_stopInWindow.store(true);
+}
+
+// Marks the window from the last validity check to the end of the write.
+class WriteWindow
+{
+public:
+    WriteWindow() { g_inWriteWindow.store(true); }
+    ~WriteWindow()
+    {
+        g_inWriteWindow.store(false);
+        if (g_stopPending.exchange(false))
+            ::kill(::getpid(), SIGSTOP);
+    }
+    WriteWindow(const WriteWindow &) = delete;
+    WriteWindow &operator=(const WriteWindow &) = delete;
+};
 
 [[noreturn]] void die(const char *what)
 {
@@ -246,13 +297,18 @@ private:
                 return; // the holding ended while we slept: the increment is abandoned
             char out[32];
             const int n = std::snprintf(out, sizeof out, "%020lld\n", value + 1);
-            if (!stillValid())
-                return;
-            // Noted when the validity was just confirmed: the write follows within microseconds
-            // unless the process is stopped right here (Redlock's known limit: fencing tokens).
-            m_current.lastWrite = m_checkedAt;
-            if (::pwrite(m_counterFd, out, size_t(n), 0) != n)
-                die("cannot write the counter");
+            {
+                const WriteWindow window; // the runner's pause waits for the write (see the top)
+                if (!stillValid())
+                    return;
+                // Noted when the validity was just confirmed: the write follows within
+                // microseconds (a real pause right here is Redlock's known limit: fencing tokens).
+                m_current.lastWrite = m_checkedAt;
+                if (g_stopInWindow.exchange(false))
+                    ::kill(::getpid(), SIGSTOP); // the negative control: valid at the check, stale at the write
+                if (::pwrite(m_counterFd, out, size_t(n), 0) != n)
+                    die("cannot write the counter");
+            }
             ++m_current.increments;
             if (m_stopping || m_current.lastWrite >= m_holdUntil) {
                 m_current.release = monotonicNs();
@@ -401,6 +457,16 @@ Config parse(const QCoreApplication &app)
 
 int main(int argc, char **argv)
 {
+    struct sigaction stopRequest = {};
+    stopRequest.sa_handler = onStopRequest;
+    sigemptyset(&stopRequest.sa_mask);
+    stopRequest.sa_flags = SA_RESTART;
+    if (::sigaction(SIGTSTP, &stopRequest, nullptr) != 0)
+        die("cannot handle SIGTSTP");
+    struct sigaction stopInWindow = stopRequest;
+    stopInWindow.sa_handler = onStopInWindowRequest;
+    if (::sigaction(SIGUSR1, &stopInWindow, nullptr) != 0)
+        die("cannot handle SIGUSR1");
     QCoreApplication app(argc, argv);
     Worker worker(parse(app));
     QTimer::singleShot(0, &worker, [&worker] { worker.start(); });
