@@ -131,7 +131,8 @@ FaultProxy::Link::Link(FaultProxy *proxy, QTcpSocket *client)
 
 void FaultProxy::Link::read(Pipe &pipe)
 {
-    if (m_ended)
+    // A socket aborted by an error is closed at once, buffered bytes and all.
+    if (m_ended || !pipe.source->isOpen())
         return;
     const QByteArray data = pipe.source->readAll();
     const Rules &rules = m_proxy->m_rules[pipe.index];

@@ -322,6 +322,8 @@ QVariant RawRedisClient::command(const QList<QByteArray> &args, int timeoutMs)
     Parse state = Parse::Incomplete;
     QIODevice *device = m_device.get();
     const auto complete = [&] {
+        if (!device->isOpen())
+            return false; // closed by an error: waitFor() sees the disconnect and gives up
         m_buffer += device->readAll();
         qsizetype pos = 0;
         state = parseReply(m_buffer, pos, reply);
