@@ -193,15 +193,20 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    // The plan, shared by --plan and the runs: run i gets the scenarios round-robin and a
+    // seed derived from the master seed.
+    const auto scenarioIndex = [&](int i) { return i % int(selected.size()); };
+    const auto runHead = [&](int i) {
+        return QStringLiteral("[%1/%2] %3 seed %4").arg(i + 1).arg(runs)
+                .arg(selected.at(scenarioIndex(i))->name, -20).arg(runSeed(master, i), -10);
+    };
+
     if (p.isSet(planOpt)) {
         // The parameters come from the seed alone, so a finished profile's figures can be
         // joined with them afterwards (e.g. each recovery against its run's TTL).
         for (int i = from - 1; i < runs; ++i) {
-            const Scenario &scenario = *selected.at(i % int(selected.size()));
-            const quint64 seed = runSeed(master, i);
-            const Run run(scenario, seed, seconds, Tools());
-            out(QStringLiteral("[%1/%2] %3 seed %4 %5").arg(i + 1).arg(runs).arg(scenario.name, -20).arg(seed, -10)
-                        .arg(run.parameters()));
+            const Run run(*selected.at(scenarioIndex(i)), runSeed(master, i), seconds, Tools());
+            out(runHead(i) + u' ' + run.parameters());
         }
         return 0;
     }
@@ -235,7 +240,7 @@ int main(int argc, char **argv)
     QList<Totals> perScenario(selected.size());
     bool anyKept = false;
     for (int i = from - 1; i < runs; ++i) {
-        const int si = i % int(selected.size());
+        const int si = scenarioIndex(i);
         const Scenario &scenario = *selected.at(si);
         const quint64 seed = runSeed(master, i);
         const QString dir = base.filePath(QStringLiteral("run-%1-%2").arg(i + 1, 4, 10, QLatin1Char('0')).arg(scenario.name));
@@ -258,7 +263,7 @@ int main(int argc, char **argv)
         }
         if (failed)
             ++t.failed;
-        const QString head = QStringLiteral("[%1/%2] %3 seed %4").arg(i + 1).arg(runs).arg(scenario.name, -20).arg(seed, -10);
+        const QString head = runHead(i);
         if (failed || !p.isSet(quietOpt))
             out(QStringLiteral("%1 %2  %3 (%4 s)").arg(head, made ? summaryLine(run.result()) : error, word)
                         .arg(double(clock.elapsed()) / 1000, 0, 'f', 1));
