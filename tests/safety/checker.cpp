@@ -242,15 +242,14 @@ void checkLiveness(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r
     for (const Window &w : std::as_const(windows)) {
         if (w.to <= w.from)
             continue;
-        const double bound = w.bound;
         qint64 first = 0;
         const qint64 worst = longestGap(spans, w.from, w.to, &first);
         r->worstGapMs = std::max(r->worstGapMs, ms(worst));
         r->worstRecoveryMs = std::max(r->worstRecoveryMs, ms(first));
-        if (ms(worst) > bound) {
+        if (ms(worst) > w.bound) {
             ++r->livenessFailures;
             note(r, QStringLiteral("liveness: nobody held the lock for %1 ms (bound %2 ms) in the %3 ms after +%4 ms")
-                            .arg(ms(worst), 0, 'f', 1).arg(bound, 0, 'f', 0)
+                            .arg(ms(worst), 0, 'f', 1).arg(w.bound, 0, 'f', 0)
                             .arg(ms(w.to - w.from), 0, 'f', 0)
                             .arg(ms(w.from - meta.startNs), 0, 'f', 0));
         }

@@ -36,14 +36,14 @@
 #include <QRandomGenerator>
 #include <QTimer>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <atomic>
-#include <csignal>
 #include <fcntl.h>
 #include <unistd.h>
 
