@@ -4,7 +4,10 @@
 #include <QtCore/QHash>
 #include <QtCore/QSet>
 
+#include <QRedlock/LockManager>
 #include <QRedlock/RedisEndpoint>
+
+#include <cmath>
 
 namespace QRedlockCli {
 
@@ -88,6 +91,16 @@ QString collectServers(const QStringList &given, const QString &origin, QStringL
     return QString();
 }
 
+// The shortest TTL whose lease can be renewed in time: 4 server timeouts (acquire, then an
+// extension round and its retry, with room to spare) plus the clock-drift allowance
+// (ttl * driftFactor + 2 ms) must fit in it. LockManager will own this formula
+// (LockManager::minimumTtl(), which refuses shorter TTLs with InvalidArgument); until then
+// the tool computes the same from the manager's defaults.
+int minimumTtl(int serverTimeout, double driftFactor)
+{
+    return int(std::ceil((4.0 * serverTimeout + 2.0) / (1.0 - driftFactor)));
+}
+
 CommandLine usageError(const QString &message)
 {
     CommandLine result;
@@ -119,7 +132,8 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
     const QCommandLineOption resource = option("resource",
             "The name of the lock (the Redis key, after --key-prefix).", "--resource nightly-backup", "name");
     const QCommandLineOption ttl = option("ttl",
-            "Lease time in ms; renewed every third of it while the command runs. Default 30000.", "--ttl 60000", "ms");
+            "Lease time in ms; renewed every third of it while the command runs. Default 30000. "
+            "At least (4 x --server-timeout + 2) / 0.99: 1013 with the defaults.", "--ttl 60000", "ms");
     const QCommandLineOption wait = option("wait",
             "Keep trying to acquire for up to this long; 0 makes one attempt. Default 0.", "--wait 600000", "ms");
     const QCommandLineOption retryDelay = option("retry-delay",
@@ -239,9 +253,15 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
             return usageError(QStringLiteral("--%1 must be %2, got '%3'")
                                       .arg(n.option.names().constLast(), QLatin1String(n.expected), value));
     }
-    // The library's clock-drift allowance is ttl * 1% + 2 ms; a TTL below it can never be valid.
-    if (s.ttl < 3)
-        return usageError(QStringLiteral("--ttl %1 is too short: the clock-drift allowance alone is 2 ms").arg(s.ttl));
+    if (s.subcommand == Subcommand::Run) { // status and release ignore --ttl
+        const QRedlock::LockManager defaults;
+        const int serverTimeout = s.serverTimeout > 0 ? s.serverTimeout : defaults.serverTimeout();
+        const int minimum = minimumTtl(serverTimeout, defaults.driftFactor());
+        if (s.ttl < minimum) {
+            return usageError(QStringLiteral("--ttl %1 ms is too short to be renewed in time: at least %2 ms with "
+                                             "--server-timeout %3").arg(s.ttl).arg(minimum).arg(serverTimeout));
+        }
+    }
 
     if (!parser.isSet(resource))
         return usageError(QStringLiteral("missing --resource (the name of the lock)"));

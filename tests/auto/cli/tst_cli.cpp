@@ -283,8 +283,14 @@ void tst_Cli::usage_data()
                                   << "--ttl must be a positive number";
     QTest::newRow("ttl not a number") << sl({ "run", "--resource", "x", "--ttl", "10s", "--", "true" }) << true
                                       << "--ttl must be a positive number";
-    QTest::newRow("ttl too short") << sl({ "run", "--resource", "x", "--ttl", "2", "--", "true" }) << true
-                                   << "--ttl 2 is too short";
+    // Below (4 x server timeout + 2) / (1 - drift factor): refused before anything is acquired.
+    QTest::newRow("ttl 3") << sl({ "run", "--resource", "x", "--ttl", "3", "--", "true" }) << true
+                           << "--ttl 3 ms is too short to be renewed in time: at least 1013 ms with --server-timeout 250";
+    QTest::newRow("ttl just too short") << sl({ "run", "--resource", "x", "--ttl", "1012", "--", "true" }) << true
+                                        << "at least 1013 ms";
+    QTest::newRow("ttl too short for server-timeout") << sl({ "run", "--resource", "x", "--server-timeout", "100",
+                                                              "--ttl", "406", "--", "true" })
+                                                      << true << "at least 407 ms with --server-timeout 100";
     QTest::newRow("wait negative") << sl({ "run", "--resource", "x", "--wait", "-1", "--", "true" }) << true
                                    << "--wait must be 0 or more";
     QTest::newRow("kill-after garbage") << sl({ "run", "--resource", "x", "--kill-after", "soon", "--", "true" })
@@ -529,7 +535,8 @@ void tst_Cli::lostLockKillsCommandIgnoringTerm()
     // refused by all servers, the lock is lost, the command ignores SIGTERM and is killed
     // after --kill-after.
     const int killAfter = 400;
-    QProcess *run = startTool(serverArgs() << "run" << "--ttl" << "900" << "--kill-after" << QString::number(killAfter)
+    QProcess *run = startTool(serverArgs() << "run" << "--ttl" << "900" << "--server-timeout" << "200"
+                                           << "--kill-after" << QString::number(killAfter)
                                            << "--resource" << "stolen" << "--" << "sh" << "-c"
                                            << "trap '' TERM; echo pid $$ >> log; exec sleep 30");
     const QString pidLine = waitForLine(file("log"), "pid");
