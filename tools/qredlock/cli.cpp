@@ -21,11 +21,16 @@ const char Description[] = R"(Runs a command while holding a Redlock distributed
   qredlock status  [options] --resource R [--json]
   qredlock release [options] --resource R --token T
 
-run      acquires the lock (renewed automatically), runs COMMAND with QREDLOCK_RESOURCE,
-         QREDLOCK_TOKEN (and QREDLOCK_FENCING_TOKEN with --fencing) in its environment,
-         forwards SIGINT/SIGTERM/SIGHUP to it and releases the lock when it exits. If the
-         lock is lost, or cannot be renewed before its last third, COMMAND gets SIGTERM at
-         once and SIGKILL after --kill-after.
+run      acquires the lock (renewed automatically) and runs COMMAND, in a process group of
+         its own, with QREDLOCK_RESOURCE, QREDLOCK_TOKEN (and QREDLOCK_FENCING_TOKEN with
+         --fencing) in its environment. Like an inherited flock(1) descriptor, the lock is
+         held until COMMAND and every process it started have ended, also those it left
+         in the background (qredlock is their child subreaper). SIGINT, SIGTERM and SIGHUP
+         sent to qredlock are passed on once to all of them, SIGKILL follows after
+         --kill-after. If the lock is lost, or cannot be renewed before its last third,
+         they all get SIGTERM at once and SIGKILL after --kill-after. In the foreground of
+         a terminal, COMMAND gets the terminal: Ctrl-C reaches it directly (once), Ctrl-Z
+         suspends it and qredlock.
 status   shows, per server, whether the key exists, its holder (shortened) and its PTTL,
          and the verdict: held (by a quorum), free, split or unknown.
 release  deletes the key on every server where it still holds the given token (for
@@ -146,7 +151,8 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
     const QCommandLineOption fencing = option("fencing",
             "Also obtain a strictly increasing fencing token, passed as QREDLOCK_FENCING_TOKEN.", "--fencing");
     const QCommandLineOption killAfter = option("kill-after",
-            "When the lock is lost: grace between SIGTERM and SIGKILL to the command. Default 5000.",
+            "When the lock is lost, or qredlock gets SIGTERM, SIGINT or SIGHUP: grace between that signal "
+            "to the command's processes and SIGKILL to those left. Default 5000.",
             "--kill-after 10000", "ms");
     const QCommandLineOption keyPrefix = option("key-prefix",
             "Prepended to the resource to form the Redis key. Default: none.", "--key-prefix locks:", "prefix");

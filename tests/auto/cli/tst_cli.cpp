@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <csignal>
 #include <memory>
+#include <unistd.h>
 #include <vector>
 
 using namespace QRedlockTest;
@@ -103,6 +104,29 @@ qint64 numberIn(const QString &line)
     return line.section(u' ', 1, 1).toLongLong();
 }
 
+// The parent of a process (field 4 of /proc/<pid>/stat), -1 when it is gone.
+qint64 parentOf(qint64 pid)
+{
+    QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    const QByteArray stat = f.readAll();
+    return stat.mid(stat.lastIndexOf(')') + 2).split(' ').value(1).toLongLong();
+}
+
+// Waits until a process has gone (reaped: not even a zombie is left).
+bool waitGone(qint64 pid, int timeoutMs)
+{
+    QElapsedTimer t;
+    t.start();
+    while (processExists(pid)) {
+        if (t.elapsed() >= timeoutMs)
+            return false;
+        QTest::qWait(5);
+    }
+    return true;
+}
+
 } // namespace
 
 class tst_Cli : public QObject
@@ -116,6 +140,10 @@ private:
     QProcess *startTool(const QStringList &args, const QProcessEnvironment &env = {});
     Outcome finish(QProcess *p, int timeoutMs = 30000);
     Outcome runTool(const QStringList &args, const QByteArray &input = {}, const QProcessEnvironment &env = {});
+    // startTool() in a process group of its own (so that the test may signal that group).
+    QProcess *startToolInOwnGroup(const QStringList &args);
+    // A shell script in the temporary folder (WaitLoop may be used in it as WAITLOOP).
+    void writeScript(const char *name, const char *text);
     QVariant get(int server, const QByteArray &key) { return m_cluster.at(server).command({ "GET", key }); }
     bool setOn(int server, const QByteArray &key, const QByteArray &value);
     QJsonObject statusJson(const QString &resource, int *exitCode = nullptr);
@@ -146,6 +174,10 @@ private Q_SLOTS:
     void signalReachesCommandAndLockIsReleased();
     void signalWhileWaitingGivesUp();
     void killedToolStopsCommand();
+    void terminationReachesEveryDescendantBeforeRelease();
+    void lostLockTerminatesOrphans();
+    void backgroundedWorkKeepsTheLock();
+    void groupSignalReachesCommandOnce();
     void statusFreeHeldSplitUnknown();
     void releaseByOperatorStopsHolder();
     void releaseFreeSplitAndUnreachable();
@@ -204,6 +236,31 @@ Outcome tst_Cli::runTool(const QStringList &args, const QByteArray &input, const
         p->write(input);
     p->closeWriteChannel();
     return finish(p);
+}
+
+QProcess *tst_Cli::startToolInOwnGroup(const QStringList &args)
+{
+    auto p = std::make_unique<QProcess>();
+    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
+    e.remove(QStringLiteral("QREDLOCK_SERVERS"));
+    p->setProcessEnvironment(e);
+    p->setWorkingDirectory(m_dir->path());
+    p->setProgram(Tool);
+    p->setArguments(args);
+    p->setChildProcessModifier([] { ::setpgid(0, 0); });
+    auto clock = std::make_unique<QElapsedTimer>();
+    clock->start();
+    p->start();
+    m_processes.push_back(std::move(p));
+    m_clocks.push_back(std::move(clock));
+    return m_processes.back().get();
+}
+
+void tst_Cli::writeScript(const char *name, const char *text)
+{
+    QFile f(file(name));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray(text).replace("WAITLOOP", WaitLoop));
 }
 
 bool tst_Cli::setOn(int server, const QByteArray &key, const QByteArray &value)
@@ -615,6 +672,132 @@ void tst_Cli::killedToolStopsCommand()
     run->kill();
     QVERIFY(run->waitForFinished(5000));
     QVERIFY(!waitForLine(file("log"), "term", 5000).isEmpty());
+}
+
+// ---- the process tree of the command ---------------------------------------------------------
+
+void tst_Cli::terminationReachesEveryDescendantBeforeRelease()
+{
+    // SIGTERM to qredlock reaches the command, a grandchild in its group and a descendant
+    // that left the group (setsid); the lock is released only once the last of them is gone:
+    // here the grandchild, which takes a second to end after SIGTERM.
+    writeScript("tree.sh", R"(echo pid $$ >> log
+setsid sh -c 'echo outside $$ >> log; sleep 3; touch marker-outside' &
+sh -c 'trap "sleep 1; echo grandchild-done >> log; exit 0" TERM; echo grandchild $$ >> log; sleep 3; touch marker'
+echo after >> log
+)");
+    QProcess *run = startTool(serverArgs() << "run" << "--resource" << "tree" << "--" << "sh" << "tree.sh");
+    const qint64 pid = numberIn(waitForLine(file("log"), "pid"));
+    const qint64 grandchild = numberIn(waitForLine(file("log"), "grandchild"));
+    const qint64 outside = numberIn(waitForLine(file("log"), "outside"));
+    QVERIFY(pid > 0 && grandchild > 0 && outside > 0);
+    QCOMPARE(::kill(pid_t(run->processId()), SIGTERM), 0);
+
+    // The command itself dies at once, its grandchild lives on for a second: nobody else may
+    // take the lock meanwhile.
+    QVERIFY(waitGone(pid, 5000));
+    const Outcome second = runTool(serverArgs() << "run" << "--resource" << "tree" << "--" << "true");
+    QVERIFY2(processExists(grandchild), "the check came too late to mean anything");
+    QCOMPARE(second.exitCode, 75);
+    for (int i = 0; i < m_cluster.size(); ++i)
+        QVERIFY(get(i, "tree").isValid());
+
+    const Outcome o = finish(run, 10000);
+    QCOMPARE(o.exitCode, 128 + SIGTERM); // the command's own status: it died by SIGTERM
+    QVERIFY(!processExists(grandchild));
+    QVERIFY(!processExists(outside));
+    QVERIFY(linesOf(file("log")).contains(QStringLiteral("grandchild-done")));
+    QVERIFY(!linesOf(file("log")).contains(QStringLiteral("after")));
+    QVERIFY(!QFile::exists(file("marker")));
+    QVERIFY(!QFile::exists(file("marker-outside")));
+    for (int i = 0; i < m_cluster.size(); ++i)
+        QVERIFY(!get(i, "tree").isValid());
+    QCOMPARE(runTool(serverArgs() << "run" << "--resource" << "tree" << "--" << "true").exitCode, 0);
+}
+
+void tst_Cli::lostLockTerminatesOrphans()
+{
+    // A process the command started and abandoned (its parent exited, it left the group)
+    // becomes qredlock's child; when the lock is lost it gets SIGTERM like the command.
+    writeScript("orphan.sh", R"((setsid sh -c 'trap "echo orphan-term >> log; exit 0" TERM; echo orphan $$ >> log; WAITLOOP' &)
+echo started >> log
+WAITLOOP
+)");
+    QProcess *run = startTool(serverArgs() << "run" << "--ttl" << "1500" << "--resource" << "orphaned" << "--"
+                                           << "sh" << "orphan.sh");
+    QVERIFY(!waitForLine(file("log"), "started").isEmpty());
+    const qint64 orphan = numberIn(waitForLine(file("log"), "orphan"));
+    QVERIFY(orphan > 0);
+    const qint64 adopter = parentOf(orphan); // its parent, the subshell, ended before "started"
+    const qint64 tool = run->processId();
+
+    // Deleted everywhere: the next extension (at a third of the TTL) finds the lock gone.
+    for (int i = 0; i < m_cluster.size(); ++i)
+        QCOMPARE(m_cluster.at(i).command({ "DEL", "orphaned" }), QVariant(qint64(1)));
+    const Outcome o = finish(run, 10000);
+    QCOMPARE(o.exitCode, 69);
+    QVERIFY2(o.err.contains("lost"), o.err.constData());
+    QVERIFY(!processExists(orphan));
+    QVERIFY(linesOf(file("log")).contains(QStringLiteral("orphan-term")));
+    QCOMPARE(adopter, tool); // qredlock, the child subreaper, adopted the orphan
+}
+
+void tst_Cli::backgroundedWorkKeepsTheLock()
+{
+    // The command backgrounds its work and exits 3 at once: the lock stays held until the
+    // background process ends, and the exit status is still the command's own.
+    writeScript("bg.sh", R"(sh -c 'echo bg $$ >> log; WAITLOOP; echo bg-done >> log' &
+echo pid $$ >> log
+exit 3
+)");
+    QProcess *run = startTool(serverArgs() << "run" << "--resource" << "bg" << "--" << "sh" << "bg.sh");
+    const qint64 pid = numberIn(waitForLine(file("log"), "pid"));
+    const qint64 background = numberIn(waitForLine(file("log"), "bg"));
+    QVERIFY(pid > 0 && background > 0);
+    QVERIFY(waitGone(pid, 5000));
+
+    const Outcome second = runTool(serverArgs() << "run" << "--resource" << "bg" << "--" << "true");
+    QCOMPARE(second.exitCode, 75);
+    QCOMPARE(run->state(), QProcess::Running);
+    for (int i = 0; i < m_cluster.size(); ++i)
+        QVERIFY(get(i, "bg").isValid());
+
+    QFile(file("stop")).open(QIODevice::WriteOnly);
+    const Outcome o = finish(run, 10000);
+    QCOMPARE(o.exitCode, 3);
+    QVERIFY(!processExists(background));
+    QVERIFY(linesOf(file("log")).contains(QStringLiteral("bg-done")));
+    for (int i = 0; i < m_cluster.size(); ++i)
+        QVERIFY(!get(i, "bg").isValid());
+}
+
+void tst_Cli::groupSignalReachesCommandOnce()
+{
+    // SIGTERM to qredlock's whole process group (as a terminal or a service manager sends
+    // it): the command gets it once, not once directly and once more from qredlock. The shell
+    // waits with `wait`, which a trapped signal interrupts at once, so that two deliveries
+    // run the trap twice instead of merging into one.
+    writeScript("once.sh", R"(trap 'echo term >> log' TERM
+echo started $$ >> log
+i=0; while [ $i -lt 1500 ] && [ ! -e stop ]; do sleep 0.02 & wait $!; i=$((i+1)); done
+)");
+    QProcess *run = startToolInOwnGroup(serverArgs() << "run" << "--kill-after" << "10000" << "--resource" << "once"
+                                                     << "--" << "sh" << "once.sh");
+    const qint64 command = numberIn(waitForLine(file("log"), "started"));
+    QVERIFY(command > 0);
+    const qint64 group = run->processId();
+    QCOMPARE(::getpgid(pid_t(group)), pid_t(group)); // the group is the one the test made
+    const bool ownGroup = ::getpgid(pid_t(command)) != pid_t(group);
+    QCOMPARE(::kill(-pid_t(group), SIGTERM), 0);
+    QVERIFY(!waitForLine(file("log"), "term").isEmpty());
+    QTest::qWait(500); // time for a second delivery, and for its trap
+    QCOMPARE(linesOf(file("log")).count(QStringLiteral("term")), 1);
+
+    QFile(file("stop")).open(QIODevice::WriteOnly);
+    const Outcome o = finish(run, 10000);
+    QCOMPARE(o.exitCode, 0); // the command ended by itself, holding the lock
+    QCOMPARE(linesOf(file("log")).count(QStringLiteral("term")), 1);
+    QVERIFY2(ownGroup, "the command shared qredlock's process group");
 }
 
 // ---- status and release ---------------------------------------------------------------------
