@@ -38,14 +38,19 @@ release  deletes the key on every server where it still holds the given token (f
 
 const char Epilog[] = R"(
 Exit status:
-  run      the command's own status (128+N if it died by signal N) when it ran to the end
-           holding the lock; 75 lock not acquired; 69 lock lost or expired while the command
-           ran; 126 command not executable; 127 command not found; 128+N when qredlock got
-           signal N while still waiting for the lock.
-  status   0 verdict held, free or split; 69 too few servers answered to tell.
+  run      the command's own status (128+N if it died by signal N) when it, and all it
+           started, ran to the end holding the lock; 75 not acquired: a quorum of servers
+           answered and the lock is held elsewhere; 69 lock lost or expired while the
+           command (or a process it started) ran; 126 command not executable; 127 command
+           not found; 128+N when qredlock got signal N while still waiting for the lock.
+  status   0 verdict held, free or split; 68 (77, 76) too few usable answers to tell.
   release  0 removed on at least one server, or absent everywhere; 65 nothing removed: the
-           key is held under another token; 69 nothing removed and some server unreachable.
-  all      64 bad usage (one line on stderr); 70 internal error.
+           key is held under another token; 68 (77, 76) nothing removed and some server
+           gave no usable answer.
+  all      68 too few servers answered (unreachable, timed out); 77 credentials or ACL
+           refused by too many servers; 76 protocol or TLS failure on too many servers;
+           64 bad usage, e.g. a --ttl too short to be renewed (one line on stderr);
+           70 internal error.
 
 Environment:
   QREDLOCK_SERVERS  comma-separated server URLs, used when no --server is given.

@@ -124,13 +124,31 @@ void RunCommand::onAcquireFailed()
 {
     if (m_phase != Phase::Acquiring)
         return; // the cancellation after a signal: already on the way out
-    if (m_lock.error() == DistributedLock::Error::InvalidArgument) {
+    int code = ExitSoftware;
+    switch (m_lock.error()) {
+    case DistributedLock::Error::Conflict: // a quorum answered and the key is held elsewhere
+        code = ExitTempFail;
+        break;
+    case DistributedLock::Error::NoQuorum:
+    case DistributedLock::Error::Timeout:
+        code = ExitNoQuorum;
+        break;
+    case DistributedLock::Error::AuthError:
+        code = ExitNoPermission;
+        break;
+    case DistributedLock::Error::ProtocolError: // TLS failures included
+        code = ExitProtocol;
+        break;
+    case DistributedLock::Error::InvalidArgument:
         qCCritical(lcCli).noquote() << m_lock.errorString();
         finishSoon(ExitUsage);
         return;
+    case DistributedLock::Error::NoError:
+    case DistributedLock::Error::Cancelled:
+        break;
     }
     qCWarning(lcCli).noquote() << m_lock.errorString();
-    finishSoon(ExitTempFail);
+    finishSoon(code);
 }
 
 void RunCommand::onExtended()
