@@ -101,11 +101,11 @@ QString collectServers(const QStringList &given, const QString &origin, QStringL
     return QString();
 }
 
-// The shortest TTL whose lease can be renewed in time: 4 server timeouts (acquire, then an
-// extension round and its retry, with room to spare) plus the clock-drift allowance
-// (ttl * driftFactor + 2 ms) must fit in it. LockManager will own this formula
-// (LockManager::minimumTtl(), which refuses shorter TTLs with InvalidArgument); until then
-// the tool computes the same from the manager's defaults.
+// The shortest TTL whose lease can be renewed in time: 4 x serverTimeout plus the clock-drift
+// allowance (ttl * driftFactor + 2 ms), solved for ttl. LockManager will own this formula
+// (LockManager::minimumTtl(), which refuses shorter TTLs with InvalidArgument); until that is
+// on main the tool computes the same from the manager's defaults. Then: setServerTimeout() on
+// `defaults` below and use defaults.minimumTtl().
 int minimumTtl(int serverTimeout, double driftFactor)
 {
     return int(std::ceil((4.0 * serverTimeout + 2.0) / (1.0 - driftFactor)));
