@@ -7,7 +7,6 @@
 #include <QRedlock/LockManager>
 #include <QRedlock/RedisEndpoint>
 
-#include <cmath>
 
 namespace QRedlockCli {
 
@@ -99,16 +98,6 @@ QString collectServers(const QStringList &given, const QString &origin, QStringL
     if (out->isEmpty())
         return QStringLiteral("no Redis servers: give --server URL (repeatable) or set QREDLOCK_SERVERS");
     return QString();
-}
-
-// The shortest TTL whose lease can be renewed in time: 4 x serverTimeout plus the clock-drift
-// allowance (ttl * driftFactor + 2 ms), solved for ttl. LockManager will own this formula
-// (LockManager::minimumTtl(), which refuses shorter TTLs with InvalidArgument); until that is
-// on main the tool computes the same from the manager's defaults. Then: setServerTimeout() on
-// `defaults` below and use defaults.minimumTtl().
-int minimumTtl(int serverTimeout, double driftFactor)
-{
-    return int(std::ceil((4.0 * serverTimeout + 2.0) / (1.0 - driftFactor)));
 }
 
 CommandLine usageError(const QString &message)
@@ -265,9 +254,13 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
                                       .arg(n.option.names().constLast(), QLatin1String(n.expected), value));
     }
     if (s.subcommand == Subcommand::Run) { // status and release ignore --ttl
-        const QRedlock::LockManager defaults;
-        const int serverTimeout = s.serverTimeout > 0 ? s.serverTimeout : defaults.serverTimeout();
-        const int minimum = minimumTtl(serverTimeout, defaults.driftFactor());
+        // The library owns the rule (LockManager::minimumTtl()); asked here so that a TTL
+        // too short to renew is a usage error before anything is tried.
+        QRedlock::LockManager defaults;
+        if (s.serverTimeout > 0)
+            defaults.setServerTimeout(s.serverTimeout);
+        const int serverTimeout = defaults.serverTimeout();
+        const int minimum = defaults.minimumTtl();
         if (s.ttl < minimum) {
             return usageError(QStringLiteral("--ttl %1 ms is too short to be renewed in time: at least %2 ms with "
                                              "--server-timeout %3").arg(s.ttl).arg(minimum).arg(serverTimeout));

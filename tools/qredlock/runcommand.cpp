@@ -222,9 +222,10 @@ void RunCommand::releaseAndFinish(int exitCode)
 {
     m_exitCode = exitCode;
     m_phase = Phase::Releasing;
-    if (m_lock.isLocked())
-        m_lock.release(); // released() finishes: every server answered or timed out
-    else
+    // Also a lease that lapsed a moment ago (isLocked() is already false): its keys go now,
+    // not at the end of their TTL. released() finishes: every server answered or timed out.
+    m_lock.release();
+    if (m_lock.state() != DistributedLock::State::Releasing)
         finishSoon(exitCode);
 }
 

@@ -1116,11 +1116,6 @@ void tst_Cli::exitCodesTellOutagesFromConflicts()
     else if (subcommand == QLatin1String("release"))
         args << "--token" << "tokenA";
     const Outcome o = finishServing(startTool(args), 20000);
-    if (subcommand == QLatin1String("run") && setup.startsWith(QLatin1String("tls"))) {
-        // Remove when the library reports TLS failures as DistributedLock::Error::ProtocolError
-        // (issue 11, item 8): until then errorFor() in distributedlock.cpp gives NoQuorum.
-        QEXPECT_FAIL("", "the library reports a TLS failure as NoQuorum (68) for now", Continue);
-    }
     QVERIFY2(o.exitCode == expected, qPrintable(QStringLiteral("exit %1, expected %2; stderr: %3; stdout: %4")
                                                        .arg(o.exitCode).arg(expected)
                                                        .arg(QString::fromUtf8(o.err), QString::fromUtf8(o.out))));
