@@ -200,8 +200,14 @@ void RespClient::onReadyRead()
                  Failure::Protocol);
             return;
         }
-        if (!raw)
+        if (!raw) {
+            // The library's cap (RedisConnection::MaxReplyBytes): a bulk header of 2 GiB followed
+            // by a stream grew this client to 1.19 GB. (This client goes with issue 12.)
+            if (m_reader->len - m_reader->pos > 512 * 1024)
+                fail(QStringLiteral("protocol error: a reply larger than 512 KiB (is this a Redis server?)"),
+                     Failure::Protocol);
             return;
+        }
         RespValue value = fromHiredis(static_cast<const redisReply *>(raw));
         freeReplyObject(raw);
         const int index = m_received++;
