@@ -6,6 +6,8 @@
 #pragma once
 
 #include <distributedlock.h>
+#include <lockinfo.h>
+#include <lockinspection.h>
 #include <lockmanager.h>
 #include <singletonjob.h>
 
@@ -29,6 +31,22 @@ struct DistributedLockForeign
     Q_GADGET
     QML_FOREIGN(QRedlock::DistributedLock)
     QML_ANONYMOUS
+};
+
+// What LockManager.inspect() / forceRelease() return: a job with finished() and info.
+struct LockInspectionForeign
+{
+    Q_GADGET
+    QML_FOREIGN(QRedlock::LockInspection)
+    QML_ANONYMOUS
+};
+
+// The value type of LockInspection.info: state, holder, token, remainingTtl, ...
+struct LockInfoForeign
+{
+    Q_GADGET
+    QML_FOREIGN(QRedlock::LockInfo)
+    QML_VALUE_TYPE(lockInfo)
 };
 
 struct SingletonJobForeign

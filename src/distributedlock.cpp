@@ -16,7 +16,6 @@ namespace QRedlock {
 
 namespace {
 constexpr qint64 NsPerMs = 1000000;
-constexpr int TokenBytes = 20;
 
 const char *resultName(DistributedLock::ServerOutcome::Result r)
 {
@@ -216,9 +215,8 @@ void DistributedLockPrivate::emitErrorLater(DistributedLock::Error e, const QStr
 
 void DistributedLockPrivate::newToken()
 {
-    quint32 words[TokenBytes / 4];
-    QRandomGenerator::system()->fillRange(words);
-    token = QByteArray(reinterpret_cast<const char *>(words), TokenBytes).toHex();
+    // The manager owns the format: random bits, then the holder's identity.
+    token = managerPrivate()->newToken();
     Q_EMIT q->tokenChanged();
 }
 

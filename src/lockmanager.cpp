@@ -1,5 +1,6 @@
 #include "lockmanager.h"
 
+#include "lockinspection_p.h"
 #include "lockmanager_p.h"
 #include "logging_p.h"
 
@@ -7,6 +8,8 @@
 #include <QtCore/QHash>
 #include <QtCore/QMetaEnum>
 #include <QtCore/QPointer>
+#include <QtCore/QRandomGenerator>
+#include <QtCore/QSysInfo>
 
 #include <cmath>
 
@@ -99,6 +102,30 @@ end
 return n
 )lua";
 
+// Inspection. KEYS: the lock key, its fencing counter. Returns {kind, value, pttl, counter}:
+// kind 0 no key, 1 a string (a lock value), 2 another type (value: its name).
+const char InspectLua[] = R"lua(
+local t = redis.call('TYPE', KEYS[1]).ok
+local c = redis.call('TYPE', KEYS[2]).ok == 'string' and redis.call('GET', KEYS[2]) or false
+if t == 'none' then return {0, false, -2, c} end
+local p = redis.call('PTTL', KEYS[1])
+if t ~= 'string' then return {2, t, p, c} end
+return {1, redis.call('GET', KEYS[1]), p, c}
+)lua";
+
+// An operator's release. ARGV[1]: the holder's token, or '' for whatever holds the key.
+// Returns {removed (0/1), the value that was there (or false)}; never deletes a non-string.
+const char ForceReleaseLua[] = R"lua(
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'string' then return {0, false} end
+local v = redis.call('GET', KEYS[1])
+if ARGV[1] == '' or v == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return {1, v}
+end
+return {0, v}
+)lua";
+
 using Result = QuorumRound::Result;
 
 Result failureResult(const RedisReply &reply, QuorumRound::Server &s)
@@ -158,6 +185,33 @@ Result classifyRelease(const RedisReply &reply, QuorumRound::Server &s)
         return failureResult(reply, s);
     if (reply.value.type == RedisValue::Type::Integer)
         return reply.value.integer > 0 ? Result::Granted : Result::Refused;
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to release") : reply.errorString;
+    return Result::Error;
+}
+
+Result classifyInspect(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    if (reply.value.type == RedisValue::Type::Array && reply.value.elements.size() == 4
+        && reply.value.elements.at(0).type == RedisValue::Type::Integer) {
+        s.value = reply.value;
+        return Result::Granted;
+    }
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to inspection") : reply.errorString;
+    return Result::Error;
+}
+
+// Granted: removed; Refused: nothing removed (absent, or another token).
+Result classifyForceRelease(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    const RedisValue &v = reply.value;
+    if (v.type == RedisValue::Type::Array && v.elements.size() == 2 && v.elements.at(0).type == RedisValue::Type::Integer) {
+        s.value = v;
+        return v.elements.at(0).integer == 1 ? Result::Granted : Result::Refused;
+    }
     s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to release") : reply.errorString;
     return Result::Error;
 }
@@ -231,7 +285,9 @@ LockManagerPrivate::LockManagerPrivate(LockManager *q)
       acquireFencedScript(QByteArray(AcquireFencedLua)),
       raiseFenceScript(QByteArray(RaiseFenceLua)),
       extendScript(QByteArray(ExtendLua)),
-      releaseScript(QByteArray(ReleaseLua))
+      releaseScript(QByteArray(ReleaseLua)),
+      inspectScript(QByteArray(InspectLua)),
+      forceReleaseScript(QByteArray(ForceReleaseLua))
 {
 }
 
@@ -298,7 +354,7 @@ void LockManagerPrivate::rebuildConnections()
         auto *c = new RedisConnection(e, q);
         c->setOptions(connectionOptions());
         for (const RedisScript *s : { &acquireMultiScript, &acquireFencedScript, &raiseFenceScript,
-                                      &extendScript, &releaseScript })
+                                      &extendScript, &releaseScript, &inspectScript, &forceReleaseScript })
             c->addStartupScript(*s);
         QObject::connect(c, &RedisConnection::stateChanged, q, &LockManager::serverStatusChanged);
         QObject::connect(c, &RedisConnection::ready, q, [this] { checkServerIdentities(); });
@@ -432,6 +488,129 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray>
     return round;
 }
 
+void LockManagerPrivate::startInspection(LockInspection *job, const QString &resource)
+{
+    LockInspectionPrivate *jd = LockInspectionPrivate::get(job);
+    if (resource.isEmpty()) {
+        jd->failLater(resource, QStringLiteral("empty resource name"));
+        return;
+    }
+    if (connections.empty()) {
+        jd->failLater(resource, QStringLiteral("the lock manager has no servers%1")
+                                        .arg(errorString.isEmpty() ? QString() : u": " + errorString));
+        return;
+    }
+    const QByteArray key = (keyPrefix + resource).toUtf8();
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
+                                               classifyInspect);
+    QPointer<LockInspection> target(job);
+    const QStringList names = printableUrls();
+    round->onDecided = [target, resource, names](QuorumRound &r) {
+        if (target)
+            LockInspectionPrivate::get(target)->complete(resource, r, nullptr, names);
+    };
+    runScript(round, inspectScript, { key, key + QByteArrayLiteral(":fencing") }, {});
+}
+
+void LockManagerPrivate::startForcedRelease(LockInspection *job, const QString &resource, const QByteArray &token)
+{
+    if (resource.isEmpty() || connections.empty()) {
+        startInspection(job, resource); // fails with the reason
+        return;
+    }
+    const QByteArray key = (keyPrefix + resource).toUtf8();
+    auto release = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
+                                                 classifyForceRelease);
+    QPointer<LockInspection> target(job);
+    const QStringList names = printableUrls();
+    release->onDecided = [this, target, resource, token, names](QuorumRound &r) {
+        for (int i = 0; i < r.size(); ++i) {
+            const QuorumRound::Server &s = r.servers[size_t(i)];
+            if (token.isEmpty() && s.result == Result::Granted)
+                qCWarning(lcManager).noquote() << QStringLiteral("force-released '%1' on %2: removed the key of %3")
+                                                          .arg(resource, names.value(i),
+                                                               describeHolder(s.value.elements.value(1).string));
+        }
+        if (!target)
+            return;
+        // The state afterwards, in a second round; the job keeps what each server removed.
+        const QString key = resource;
+        auto inspect = std::make_shared<QuorumRound>(r.size(), r.quorum, QuorumRound::Mode::All, classifyInspect);
+        const std::vector<QuorumRound::Server> removed = r.servers;
+        inspect->onDecided = [target, key, names, removed](QuorumRound &i) {
+            if (target)
+                LockInspectionPrivate::get(target)->complete(key, i, &removed, names);
+        };
+        const QByteArray redisKey = (keyPrefix + resource).toUtf8();
+        runScript(inspect, inspectScript, { redisKey, redisKey + QByteArrayLiteral(":fencing") }, {});
+    };
+    runScript(release, forceReleaseScript, { key }, { token });
+}
+
+QStringList LockManagerPrivate::printableUrls() const
+{
+    QStringList names;
+    for (const RedisEndpoint &e : endpoints)
+        names << e.toString();
+    return names;
+}
+
+QString LockManagerPrivate::describeHolder(const QByteArray &token)
+{
+    const QString identity = holderOf(token);
+    const QString shortToken = QString::fromLatin1(token.left(8)) + QStringLiteral("...");
+    return identity.isEmpty() ? QStringLiteral("another client (token %1)").arg(shortToken)
+                              : QStringLiteral("%1 (token %2)").arg(identity, shortToken);
+}
+
+QString LockManagerPrivate::effectiveHolderIdentity() const
+{
+    if (holderIdentitySet)
+        return holderIdentity;
+    const QString app = QCoreApplication::applicationName();
+    return QSysInfo::machineHostName() + u'/' + QString::number(QCoreApplication::applicationPid())
+            + (app.isEmpty() ? QString() : u'/' + app);
+}
+
+namespace {
+constexpr int TokenRandomBytes = 20;    // 160 bits
+constexpr int TokenHexDigits = 2 * TokenRandomBytes;
+constexpr int TokenMaxBytes = 255;
+}
+
+QByteArray LockManagerPrivate::newToken() const
+{
+    quint32 words[TokenRandomBytes / 4];
+    QRandomGenerator::system()->fillRange(words);
+    QByteArray token = QByteArray(reinterpret_cast<const char *>(words), TokenRandomBytes).toHex();
+    // Percent-encoded character by character, so that a long identity is cut between two
+    // characters (never inside an escape or a UTF-8 sequence).
+    const QString identity = effectiveHolderIdentity();
+    const qsizetype room = TokenMaxBytes - TokenHexDigits - 1;
+    QByteArray encoded;
+    for (qsizetype i = 0; i < identity.size();) {
+        const qsizetype n = identity.at(i).isHighSurrogate() && i + 1 < identity.size() ? 2 : 1;
+        const QByteArray piece = identity.mid(i, n).toUtf8().toPercentEncoding("/:@");
+        if (encoded.size() + piece.size() > room)
+            break;
+        encoded += piece;
+        i += n;
+    }
+    return encoded.isEmpty() ? token : token + '-' + encoded;
+}
+
+QString LockManagerPrivate::holderOf(const QByteArray &token)
+{
+    if (token.size() <= TokenHexDigits + 1 || token.at(TokenHexDigits) != '-')
+        return QString();
+    for (int i = 0; i < TokenHexDigits; ++i) {
+        const char c = token.at(i);
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return QString();
+    }
+    return QString::fromUtf8(QByteArray::fromPercentEncoding(token.mid(TokenHexDigits + 1)));
+}
+
 // ---------------------------------------------------------------------------------------
 
 LockManager::LockManager(QObject *parent) : QObject(parent), d(new LockManagerPrivate(this)) { }
@@ -541,6 +720,30 @@ void LockManager::setKeyPrefix(const QString &prefix)
 }
 
 QString LockManager::errorString() const { return d->errorString; }
+
+QString LockManager::holderIdentity() const { return d->effectiveHolderIdentity(); }
+void LockManager::setHolderIdentity(const QString &identity)
+{
+    const QString before = d->effectiveHolderIdentity();
+    d->holderIdentity = identity;
+    d->holderIdentitySet = !identity.isEmpty();
+    if (d->effectiveHolderIdentity() != before)
+        Q_EMIT holderIdentityChanged();
+}
+
+LockInspection *LockManager::inspect(const QString &resource)
+{
+    auto *job = new LockInspection(this);
+    d->startInspection(job, resource);
+    return job;
+}
+
+LockInspection *LockManager::forceRelease(const QString &resource, const QByteArray &token)
+{
+    auto *job = new LockInspection(this);
+    d->startForcedRelease(job, resource, token);
+    return job;
+}
 
 int LockManager::minimumTtl() const { return d->minimumTtl(); }
 

@@ -13,6 +13,7 @@ namespace QRedlock {
 
 class LockManagerPrivate;
 class DistributedLock;
+class LockInspection;
 
 /*!
     Holds one connection per Redis server and runs the Redlock quorum rounds for any number
@@ -35,6 +36,7 @@ class QREDLOCK_EXPORT LockManager : public QObject
     Q_PROPERTY(int retryDelay READ retryDelay WRITE setRetryDelay NOTIFY retryDelayChanged)
     Q_PROPERTY(int retryJitter READ retryJitter WRITE setRetryJitter NOTIFY retryJitterChanged)
     Q_PROPERTY(QString keyPrefix READ keyPrefix WRITE setKeyPrefix NOTIFY keyPrefixChanged)
+    Q_PROPERTY(QString holderIdentity READ holderIdentity WRITE setHolderIdentity NOTIFY holderIdentityChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY errorStringChanged)
     Q_PROPERTY(QVariantList serverStatus READ serverStatus NOTIFY serverStatusChanged)
 
@@ -70,6 +72,23 @@ public:
     QString keyPrefix() const;
     void setKeyPrefix(const QString &prefix);
 
+    // Who this manager's locks say holds them: carried in every token it writes, so that
+    // any client (inspect(), `qredlock status`) can tell. Default "host/pid/application".
+    // Other Redlock clients still see an opaque value. Setting an empty string restores the
+    // default.
+    QString holderIdentity() const;
+    void setHolderIdentity(const QString &identity);
+
+    // Asks every server about the lock on resource: who holds it, for how long, each
+    // server's view. The job finishes once every server answered or timed out; it deletes
+    // itself after finished() unless setAutoDelete(false). Never finishes synchronously.
+    Q_INVOKABLE QRedlock::LockInspection *inspect(const QString &resource);
+    // An operator's release: compare-and-delete of the key on every server, then an
+    // inspection (info() tells the state afterwards; each server map says "removed").
+    // An empty token deletes whatever holds the key (logged at warning level, with the
+    // holder it removed). The holder finds out at its next extension and gets lost().
+    Q_INVOKABLE QRedlock::LockInspection *forceRelease(const QString &resource, const QByteArray &token);
+
     QString errorString() const;
 
     // The shortest TTL a lock on this manager accepts: a lease must leave room for a few
@@ -93,6 +112,7 @@ Q_SIGNALS:
     void retryDelayChanged();
     void retryJitterChanged();
     void keyPrefixChanged();
+    void holderIdentityChanged();
     void errorStringChanged();
     void serverStatusChanged();
 

@@ -23,6 +23,7 @@ public:
         qint64 latencyNs = -1;
         qint64 counter = 0;   // fencing: the server's counter before this round
         QByteArray serverId;  // the run_id of the server that answered
+        RedisValue value;     // the reply itself, for rounds that read data (inspection)
         QString detail;
     };
     enum class Mode { Quorum, All };
@@ -57,6 +58,8 @@ public:
     void record(int index, const RedisReply &reply, const QByteArray &serverId);
 };
 
+class LockInspection;
+
 class LockManagerPrivate
 {
 public:
@@ -84,6 +87,20 @@ public:
                                         qint64 fencingToken);
     std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QByteArray &token);
 
+    // Inspection: reads the key and its fencing counter on every server, then finishes the
+    // job; with forcedRelease, deletes the key first (empty token: whatever holds it).
+    void startInspection(LockInspection *job, const QString &resource);
+    void startForcedRelease(LockInspection *job, const QString &resource, const QByteArray &token);
+
+    // The token format: 160 random bits (40 hex digits), then '-' and the percent-encoded
+    // holder identity; printable, no whitespace, at most 255 bytes. holderOf() reads the
+    // identity back (empty for tokens of other Redlock clients).
+    QByteArray newToken() const;
+    static QString holderOf(const QByteArray &token);
+    QString effectiveHolderIdentity() const;
+    static QString describeHolder(const QByteArray &token); // identity (or "another client"), short token
+    QStringList printableUrls() const;
+
     // Starts the round on every server; onDecided runs once, through the event loop.
     void run(const std::shared_ptr<QuorumRound> &round, const QList<QByteArray> &argv);
     void runScript(const std::shared_ptr<QuorumRound> &round, const RedisScript &script,
@@ -99,6 +116,8 @@ public:
     int retryDelay = 200;
     int retryJitter = 100;
     QString keyPrefix;
+    QString holderIdentity;     // empty: the default (host/pid/application)
+    bool holderIdentitySet = false;
     QString errorString;
     QString identityConflict;   // two entries answered with the same run_id
 
@@ -107,6 +126,8 @@ public:
     const RedisScript raiseFenceScript;
     const RedisScript extendScript;
     const RedisScript releaseScript;
+    const RedisScript inspectScript;
+    const RedisScript forceReleaseScript;
 };
 
 } // namespace QRedlock

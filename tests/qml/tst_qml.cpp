@@ -6,6 +6,7 @@
 #include "redisserver.h"
 
 #include <QRedlock/DistributedLock>
+#include <QRedlock/LockInfo>
 #include <QRedlock/LockManager>
 #include <QRedlock/SingletonJob>
 
@@ -88,6 +89,7 @@ private Q_SLOTS:
     void declarative_waitsForComponentComplete_data();
     void declarative_waitsForComponentComplete();
     void handlers_onLost();
+    void inspect_fromQml();
     void handlers_onExpiredAndErrorEnum();
     void singletonJob_runsFinishesSkips();
     void singletonJob_cancelledAndFailed();
@@ -196,8 +198,9 @@ void tst_Qml::qmldir_typesAgreeWithRegistration()
         QCOMPARE(m.captured(3), QStringLiteral("1.0"));
         exported.insert(m.captured(2));
     }
+    // The three object types, and lockInfo: the value type of LockInspection.info.
     const QSet<QString> expected { QStringLiteral("LockManager"), QStringLiteral("DistributedLock"),
-                                   QStringLiteral("SingletonJob") };
+                                   QStringLiteral("SingletonJob"), QStringLiteral("lockInfo") };
     QCOMPARE(exported, expected);
 
     // The library class's own component in the .qmltypes carries its properties.
@@ -295,6 +298,40 @@ void tst_Qml::declarative_waitsForComponentComplete()
     QCOMPARE(root->property("started").toBool(), false);
     component.completeCreate();
     QTRY_VERIFY_WITH_TIMEOUT(root->property("started").toBool(), 3000);
+}
+
+// LockManager.inspect() from QML: the job's info is a value type with the LockInfo properties.
+void tst_Qml::inspect_fromQml()
+{
+    std::unique_ptr<QObject> root = create(R"(
+        import QtQml
+        import QRedlock
+        QtObject {
+            id: root
+            property int state: -1
+            property string holder: "unset"
+            property int ttl: -1
+            property LockManager servers: LockManager { servers: serverUrls; holderIdentity: "qml host/1/dash" }
+            property DistributedLock lock: DistributedLock {
+                manager: servers
+                resource: "tst-qml:inspect"
+                ttl: 5000
+                active: true
+                onAcquired: {
+                    const job = servers.inspect("tst-qml:inspect")
+                    job.finished.connect(function() {
+                        root.state = job.info.state
+                        root.holder = job.info.holder
+                        root.ttl = job.info.remainingTtl
+                    })
+                }
+            }
+        }
+    )");
+    QVERIFY(root);
+    QTRY_COMPARE_WITH_TIMEOUT(root->property("holder").toString(), QStringLiteral("qml host/1/dash"), 5000);
+    QCOMPARE(root->property("state").toInt(), int(QRedlock::LockInfo::State::Held));
+    QVERIFY(root->property("ttl").toInt() > 4000);
 }
 
 // The key vanishes from every server: the next extension is refused and onLost runs.

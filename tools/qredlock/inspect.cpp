@@ -2,304 +2,238 @@
 
 #include "exitcodes.h"
 
-#include <QtCore/QHash>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
+#include <QtCore/QVariantMap>
+
+#include <QRedlock/LockInspection>
 
 #include <algorithm>
 #include <cstdio>
 
-using QRedlock::RedisEndpoint;
+using QRedlock::LockInfo;
 
 namespace QRedlockCli {
 
 namespace {
-
-// Compare-and-delete like the library's release, but telling "absent" from "someone else's":
-// 1 = deleted, 0 = no such key, a string = the value of another holder (kept).
-const char ReleaseLua[] = R"lua(
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-if v == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return v
-)lua";
 
 void printLine(const QString &line)
 {
     std::fputs(qPrintable(line + u'\n'), stdout);
 }
 
-// Holder tokens are shown shortened (enough to tell holders apart, not enough to release).
-QString shorten(const QByteArray &value)
+// Tokens are shown shortened (enough to tell holders apart, not enough to release).
+QString shorten(const QString &value)
 {
     QString out;
-    for (const char c : value.left(8))
-        out += (c >= 0x21 && c <= 0x7e) ? QChar::fromLatin1(c) : u'?';
+    for (const QChar c : value.left(8))
+        out += (c.unicode() >= 0x21 && c.unicode() <= 0x7e) ? c : u'?';
     return value.size() > 8 ? out + QStringLiteral("...") : out;
+}
+
+// Who holds it, for people: the identity in the token, or the shortened token of a client
+// that carries none.
+QString describeHolder(const QString &identity, const QString &token)
+{
+    return identity.isEmpty() ? QStringLiteral("token %1").arg(shorten(token))
+                              : QStringLiteral("%1 (token %2)").arg(identity, shorten(token));
 }
 
 // The exit status when too few servers gave a usable answer to decide: 68 when those that
 // were unreachable or timed out are too many for a quorum on their own; otherwise the
 // refusals decided it: 77 for credentials or ACL, 76 for protocol or TLS failures
 // (whichever more servers gave; 77 on a tie).
-int failureExitCode(int unreachable, int auth, int protocol, int total, int quorum)
-{
-    if (unreachable > total - quorum || (auth == 0 && protocol == 0))
-        return ExitNoQuorum;
-    return auth >= protocol ? ExitNoPermission : ExitProtocol;
-}
-
-struct FailureCounts
+int failureExitCode(const QVariantList &servers, const QString &field, int quorum)
 {
     int unreachable = 0;
     int auth = 0;
     int protocol = 0;
-
-    void add(RespClient::Failure f)
-    {
-        unreachable += f == RespClient::Failure::Unreachable ? 1 : 0;
-        auth += f == RespClient::Failure::Auth ? 1 : 0;
-        protocol += f == RespClient::Failure::Protocol ? 1 : 0;
+    for (const QVariant &v : servers) {
+        const QString failure = v.toMap().value(field).toString();
+        unreachable += failure == QLatin1String("unreachable") ? 1 : 0;
+        auth += failure == QLatin1String("auth") ? 1 : 0;
+        protocol += failure == QLatin1String("protocol") ? 1 : 0;
     }
-    int exitCode(int total, int quorum) const { return failureExitCode(unreachable, auth, protocol, total, quorum); }
-};
-
-bool isWrongType(const RespValue &v)
-{
-    return v.type == RespValue::Type::Error && v.text.startsWith("WRONGTYPE");
+    if (unreachable > int(servers.size()) - quorum || (auth == 0 && protocol == 0))
+        return ExitNoQuorum;
+    return auth >= protocol ? ExitNoPermission : ExitProtocol;
 }
 
-// What status learnt about one server.
-struct ServerView
+QString verdictName(LockInfo::State state)
 {
-    QString server;
-    bool reachable = false; // every command got a reply
-    bool answered = false;  // ... and none was an error that leaves the key's state unknown
-    RespClient::Failure failure = RespClient::Failure::None;
-    bool exists = false;
-    QByteArray holder;     // the key's value, when it is a string
-    qint64 pttl = -2;      // -2: no key, -1: no expiry
-    qint64 fencing = -1;   // the fencing counter, -1 when there is none
-    QString error;         // transport failure or a Redis error reply
-};
-
-ServerView viewOf(const RespClient &client)
-{
-    ServerView v;
-    v.server = client.endpoint().toString();
-    if (!client.succeeded()) {
-        v.error = client.errorString();
-        v.failure = client.failure();
-        return v;
+    switch (state) {
+    case LockInfo::State::Held: return QStringLiteral("held");
+    case LockInfo::State::Free: return QStringLiteral("free");
+    case LockInfo::State::Split: return QStringLiteral("split");
+    case LockInfo::State::Unknown: break;
     }
-    v.reachable = true;
-    const RespValue &get = client.replies().at(0);
-    const RespValue &pttl = client.replies().at(1);
-    const RespValue &fence = client.replies().at(2);
-    // An error (NOAUTH, NOPERM, LOADING, ...) says nothing about the key: no answer. Only
-    // WRONGTYPE does: something else lives under this key.
-    for (const RespValue *r : { &get, &pttl, &fence }) {
-        if (r->type == RespValue::Type::Error && !isWrongType(*r)) {
-            v.error = QString::fromUtf8(r->text);
-            v.failure = RespClient::failureOf(r->text);
-            return v;
-        }
-    }
-    v.answered = true;
-    if (get.type == RespValue::Type::String) {
-        v.exists = true;
-        v.holder = get.text;
-    } else if (isWrongType(get)) {
-        v.exists = true;
-        v.error = QString::fromUtf8(get.text);
-    }
-    if (pttl.type == RespValue::Type::Integer)
-        v.pttl = pttl.integer;
-    if (fence.type == RespValue::Type::String) {
-        bool ok = false;
-        const qint64 n = fence.text.toLongLong(&ok);
-        if (ok)
-            v.fencing = n;
-    }
-    return v;
+    return QStringLiteral("unknown");
 }
 
 } // namespace
 
-// ---- ServerSweep -------------------------------------------------------------------------
-
-ServerSweep::ServerSweep(const Settings &settings, QObject *parent)
-    : QObject(parent), m_settings(settings), m_key((settings.keyPrefix + settings.resource).toUtf8())
-{
-}
+ServerSweep::ServerSweep(const Settings &settings, QObject *parent) : QObject(parent), m_settings(settings) { }
 
 int ServerSweep::start()
 {
-    const int timeout = m_settings.serverTimeout > 0 ? std::max(1000, 4 * m_settings.serverTimeout) : 1000;
-    const QList<RespClient::Command> batch = m_settings.subcommand == Subcommand::Release
-            ? QList<RespClient::Command> { { QByteArrayLiteral("EVAL"), QByteArray(ReleaseLua), QByteArrayLiteral("1"),
-                                             m_key, m_settings.token } }
-            : QList<RespClient::Command> { { QByteArrayLiteral("GET"), m_key },
-                                           { QByteArrayLiteral("PTTL"), m_key },
-                                           { QByteArrayLiteral("GET"), m_key + QByteArrayLiteral(":fencing") } };
-    m_pending = int(m_settings.servers.size());
-    for (const QString &url : std::as_const(m_settings.servers)) {
-        auto *client = new RespClient(RedisEndpoint::fromString(url), timeout, this);
-        m_clients.append(client);
-        connect(client, &RespClient::finished, this, [this, client] {
-            qCDebug(lcCli).noquote() << client->endpoint().toString()
-                                     << (client->succeeded() ? QStringLiteral("answered") : client->errorString());
-            if (--m_pending == 0)
-                Q_EMIT finished(m_settings.subcommand == Subcommand::Release ? reportRelease() : reportStatus());
-        });
-        client->exchange(batch);
+    if (!m_manager.setServers(m_settings.servers)) {
+        qCCritical(lcCli).noquote() << m_manager.errorString();
+        return ExitUsage;
     }
+    // One exchange per server: it may wait longer than a lock's round.
+    m_manager.setServerTimeout(m_settings.serverTimeout > 0 ? std::max(1000, 4 * m_settings.serverTimeout) : 1000);
+    m_manager.setKeyPrefix(m_settings.keyPrefix);
+    QRedlock::LockInspection *job = m_settings.subcommand == Subcommand::Release
+            ? m_manager.forceRelease(m_settings.resource, m_settings.token)
+            : m_manager.inspect(m_settings.resource);
+    connect(job, &QRedlock::LockInspection::finished, this, [this, job] {
+        const LockInfo info = job->info();
+        Q_EMIT finished(m_settings.subcommand == Subcommand::Release ? reportRelease(info) : reportStatus(info));
+    });
     return -1;
 }
 
 // ---- status ------------------------------------------------------------------------------
 
-int ServerSweep::reportStatus() const
+int ServerSweep::reportStatus(const LockInfo &info) const
 {
-    QList<ServerView> views;
-    QHash<QByteArray, int> holders;
-    int answered = 0;
-    bool anyKey = false;
-    FailureCounts failures;
-    for (const RespClient *c : m_clients) {
-        const ServerView v = viewOf(*c);
-        answered += v.answered ? 1 : 0;
-        failures.add(v.failure);
-        anyKey = anyKey || v.exists;
-        if (v.exists && v.error.isEmpty())
-            ++holders[v.holder];
-        views.append(v);
-    }
-    QByteArray top;
-    int topCount = 0;
-    for (auto it = holders.cbegin(); it != holders.cend(); ++it) {
-        if (it.value() > topCount) {
-            top = it.key();
-            topCount = it.value();
-        }
-    }
-    const int total = int(views.size());
-    const int silent = total - answered;
-    QString verdict;
+    const int quorum = m_manager.quorum();
+    const QVariantList servers = info.servers();
+    const int total = int(servers.size());
+    const QString key = m_settings.keyPrefix + m_settings.resource;
+    const QString verdict = verdictName(info.state());
     QString detail;
-    if (topCount >= quorum()) {
-        verdict = QStringLiteral("held");
-        detail = QStringLiteral("%1 of %2 servers hold token %3").arg(topCount).arg(total).arg(shorten(top));
-    } else if (topCount + silent >= quorum()) {
-        // The servers that did not answer could still make up a quorum for someone.
-        verdict = QStringLiteral("unknown");
-        detail = QStringLiteral("%1 of %2 servers answered").arg(answered).arg(total);
-    } else if (anyKey) {
-        verdict = QStringLiteral("split");
+    switch (info.state()) {
+    case LockInfo::State::Held:
+        detail = QStringLiteral("%1 of %2 servers hold token %3").arg(info.holderServers()).arg(total)
+                         .arg(shorten(QString::fromLatin1(info.token())));
+        if (!info.holder().isEmpty())
+            detail += QStringLiteral(" of %1, %2 ms left").arg(info.holder()).arg(info.remainingTtl());
+        break;
+    case LockInfo::State::Unknown:
+        detail = QStringLiteral("%1 of %2 servers answered").arg(info.answeredServers()).arg(total);
+        break;
+    case LockInfo::State::Split: {
         QStringList parts;
-        for (auto it = holders.cbegin(); it != holders.cend(); ++it)
-            parts << QStringLiteral("%1 on %2").arg(shorten(it.key())).arg(it.value());
-        std::sort(parts.begin(), parts.end());
+        QMap<QString, int> counts;
+        for (const QVariant &v : servers) {
+            const QString token = v.toMap().value(QStringLiteral("token")).toString();
+            if (!token.isEmpty())
+                ++counts[shorten(token)];
+        }
+        for (auto it = counts.cbegin(); it != counts.cend(); ++it)
+            parts << QStringLiteral("%1 on %2").arg(it.key()).arg(it.value());
         detail = QStringLiteral("no token on a quorum: %1").arg(parts.join(QStringLiteral(", ")));
-    } else {
-        verdict = QStringLiteral("free");
-        detail = QStringLiteral("no key on the %1 servers that answered").arg(answered);
+        break;
+    }
+    case LockInfo::State::Free:
+        detail = QStringLiteral("no key on the %1 servers that answered").arg(info.answeredServers());
+        break;
     }
 
     if (m_settings.json) {
-        QJsonArray servers;
-        for (const ServerView &v : std::as_const(views)) {
+        QJsonArray list;
+        for (const QVariant &v : servers) {
+            const QVariantMap m = v.toMap();
+            const bool answered = m.value(QStringLiteral("answered")).toBool();
+            const bool exists = m.value(QStringLiteral("exists")).toBool();
+            const QString token = m.value(QStringLiteral("token")).toString();
+            const QString error = m.value(QStringLiteral("error")).toString();
             QJsonObject o;
-            o.insert(QStringLiteral("server"), v.server);
-            o.insert(QStringLiteral("reachable"), v.reachable);
-            o.insert(QStringLiteral("exists"), v.answered ? QJsonValue(v.exists) : QJsonValue());
-            o.insert(QStringLiteral("holder"), v.exists && v.error.isEmpty() ? QJsonValue(shorten(v.holder)) : QJsonValue());
-            o.insert(QStringLiteral("pttl"), v.exists && v.pttl >= -1 ? QJsonValue(v.pttl) : QJsonValue());
-            o.insert(QStringLiteral("fencingCounter"), v.fencing >= 0 ? QJsonValue(v.fencing) : QJsonValue());
-            o.insert(QStringLiteral("error"), v.error.isEmpty() ? QJsonValue() : QJsonValue(v.error));
-            servers.append(o);
+            o.insert(QStringLiteral("server"), m.value(QStringLiteral("url")).toString());
+            o.insert(QStringLiteral("reachable"), answered);
+            o.insert(QStringLiteral("exists"), answered ? QJsonValue(exists) : QJsonValue());
+            o.insert(QStringLiteral("holder"), token.isEmpty() ? QJsonValue() : QJsonValue(m.value(QStringLiteral("holder")).toString()));
+            o.insert(QStringLiteral("token"), token.isEmpty() ? QJsonValue() : QJsonValue(shorten(token)));
+            const qint64 pttl = m.value(QStringLiteral("pttl")).toLongLong();
+            o.insert(QStringLiteral("pttl"), exists && pttl >= -1 ? QJsonValue(pttl) : QJsonValue());
+            const qint64 counter = m.value(QStringLiteral("fencingCounter")).toLongLong();
+            o.insert(QStringLiteral("fencingCounter"), counter >= 0 ? QJsonValue(counter) : QJsonValue());
+            o.insert(QStringLiteral("error"), error.isEmpty() ? QJsonValue() : QJsonValue(error));
+            list.append(o);
         }
+        const bool held = info.state() == LockInfo::State::Held;
         QJsonObject root;
         root.insert(QStringLiteral("resource"), m_settings.resource);
-        root.insert(QStringLiteral("key"), QString::fromUtf8(m_key));
-        root.insert(QStringLiteral("quorum"), quorum());
+        root.insert(QStringLiteral("key"), key);
+        root.insert(QStringLiteral("quorum"), quorum);
         root.insert(QStringLiteral("verdict"), verdict);
         root.insert(QStringLiteral("detail"), detail);
-        root.insert(QStringLiteral("holder"), verdict == QLatin1String("held") ? QJsonValue(shorten(top)) : QJsonValue());
-        root.insert(QStringLiteral("holderServers"), topCount);
-        root.insert(QStringLiteral("servers"), servers);
+        root.insert(QStringLiteral("holder"), held ? QJsonValue(info.holder()) : QJsonValue());
+        root.insert(QStringLiteral("token"), held ? QJsonValue(shorten(QString::fromLatin1(info.token()))) : QJsonValue());
+        root.insert(QStringLiteral("ttl"), held && info.remainingTtl() >= 0 ? QJsonValue(info.remainingTtl()) : QJsonValue());
+        root.insert(QStringLiteral("fencingCounter"), info.fencingCounter() >= 0 ? QJsonValue(info.fencingCounter()) : QJsonValue());
+        root.insert(QStringLiteral("holderServers"), info.holderServers());
+        root.insert(QStringLiteral("error"), info.errorString().isEmpty() ? QJsonValue() : QJsonValue(info.errorString()));
+        root.insert(QStringLiteral("servers"), list);
         std::fputs(QJsonDocument(root).toJson(QJsonDocument::Indented).constData(), stdout);
     } else {
         printLine(QStringLiteral("lock '%1' (key '%2') on %3 servers, quorum %4")
-                          .arg(m_settings.resource, QString::fromUtf8(m_key)).arg(total).arg(quorum()));
-        for (const ServerView &v : std::as_const(views)) {
-            QString line = QStringLiteral("  %1  ").arg(v.server);
-            if (!v.reachable)
-                line += QStringLiteral("unreachable: %1").arg(v.error);
-            else if (!v.error.isEmpty())
-                line += QStringLiteral("error: %1").arg(v.error);
-            else if (!v.exists)
+                          .arg(m_settings.resource, key).arg(total).arg(quorum));
+        for (const QVariant &v : servers) {
+            const QVariantMap m = v.toMap();
+            const QString error = m.value(QStringLiteral("error")).toString();
+            const qint64 pttl = m.value(QStringLiteral("pttl")).toLongLong();
+            const qint64 counter = m.value(QStringLiteral("fencingCounter")).toLongLong();
+            QString line = QStringLiteral("  %1  ").arg(m.value(QStringLiteral("url")).toString());
+            if (!m.value(QStringLiteral("answered")).toBool())
+                line += QStringLiteral("unreachable: %1").arg(error);
+            else if (!error.isEmpty())
+                line += QStringLiteral("error: %1").arg(error);
+            else if (!m.value(QStringLiteral("exists")).toBool())
                 line += QStringLiteral("free");
             else
-                line += QStringLiteral("held by %1, pttl %2").arg(shorten(v.holder),
-                        v.pttl >= 0 ? QStringLiteral("%1 ms").arg(v.pttl) : QStringLiteral("none (no expiry!)"));
-            if (v.fencing >= 0)
-                line += QStringLiteral(", fencing counter %1").arg(v.fencing);
+                line += QStringLiteral("held by %1, pttl %2")
+                                .arg(describeHolder(m.value(QStringLiteral("holder")).toString(),
+                                                    m.value(QStringLiteral("token")).toString()),
+                                     pttl >= 0 ? QStringLiteral("%1 ms").arg(pttl) : QStringLiteral("none (no expiry!)"));
+            if (counter >= 0)
+                line += QStringLiteral(", fencing counter %1").arg(counter);
             printLine(line);
         }
         printLine(QStringLiteral("verdict: %1 (%2)").arg(verdict, detail));
     }
     std::fflush(stdout);
-    return verdict == QLatin1String("unknown") ? failures.exitCode(total, quorum()) : ExitSuccess;
+    return info.state() == LockInfo::State::Unknown ? failureExitCode(servers, QStringLiteral("failure"), quorum)
+                                                     : ExitSuccess;
 }
 
 // ---- release -----------------------------------------------------------------------------
 
-int ServerSweep::reportRelease() const
+int ServerSweep::reportRelease(const LockInfo &info) const
 {
     int removed = 0;
-    int absent = 0;
-    int foreign = 0;     // held under another token, or not a lock value at all
-    int failed = 0;      // no usable answer
-    FailureCounts failures;
+    int foreign = 0; // held under another token
+    int failed = 0;  // no usable answer
     QStringList lines;
-    for (const RespClient *c : m_clients) {
+    const QVariantList servers = info.servers();
+    for (const QVariant &v : servers) {
+        const QVariantMap m = v.toMap();
         QString outcome;
-        if (!c->succeeded()) {
+        const QString before = m.value(QStringLiteral("removedToken")).toString();
+        if (m.value(QStringLiteral("removed")).toBool()) {
+            ++removed;
+            outcome = QStringLiteral("removed");
+        } else if (m.contains(QStringLiteral("releaseError"))) {
             ++failed;
-            failures.add(c->failure());
-            outcome = QStringLiteral("unreachable: %1").arg(c->errorString());
+            outcome = QStringLiteral("%1: %2")
+                              .arg(m.value(QStringLiteral("releaseErrorReply")).toBool() ? QStringLiteral("error")
+                                                                                        : QStringLiteral("unreachable"),
+                                   m.value(QStringLiteral("releaseError")).toString());
+        } else if (!before.isEmpty()) {
+            ++foreign;
+            outcome = QStringLiteral("kept: held by another token (%1)").arg(shorten(before));
+        } else if (m.value(QStringLiteral("answered")).toBool() && m.value(QStringLiteral("exists")).toBool()) {
+            ++foreign;
+            outcome = QStringLiteral("kept: %1").arg(m.value(QStringLiteral("error")).toString());
         } else {
-            const RespValue &r = c->replies().constFirst();
-            if (r.type == RespValue::Type::Error && !isWrongType(r)) {
-                // NOAUTH, NOPERM, READONLY, LOADING, ...: the key's state is unknown there.
-                ++failed;
-                failures.add(RespClient::failureOf(r.text));
-                outcome = QStringLiteral("error: %1").arg(QString::fromUtf8(r.text));
-            } else if (r.type == RespValue::Type::Integer && r.integer == 1) {
-                ++removed;
-                outcome = QStringLiteral("removed");
-            } else if (r.type == RespValue::Type::Integer && r.integer == 0) {
-                ++absent;
-                outcome = QStringLiteral("absent");
-            } else if (r.type == RespValue::Type::String) {
-                ++foreign;
-                outcome = QStringLiteral("kept: held by another token (%1)").arg(shorten(r.text));
-            } else {
-                ++foreign;
-                outcome = QStringLiteral("kept: %1").arg(r.type == RespValue::Type::Error
-                                                         ? QString::fromUtf8(r.text)
-                                                         : QStringLiteral("unexpected reply"));
-            }
+            outcome = QStringLiteral("absent");
         }
-        lines << QStringLiteral("  %1  %2").arg(c->endpoint().toString(), outcome);
+        lines << QStringLiteral("  %1  %2").arg(m.value(QStringLiteral("url")).toString(), outcome);
     }
 
-    const int total = int(m_clients.size());
+    const int total = int(servers.size());
     int code = ExitSuccess;
     QString summary;
     if (removed > 0) {
@@ -308,7 +242,7 @@ int ServerSweep::reportRelease() const
         code = ExitDataError;
         summary = QStringLiteral("nothing released: '%1' is held under another token").arg(m_settings.resource);
     } else if (failed > 0) {
-        code = failures.exitCode(total, quorum());
+        code = failureExitCode(servers, QStringLiteral("releaseFailure"), m_manager.quorum());
         summary = QStringLiteral("nothing released: '%1' is absent on the servers that answered, but %2 of %3 did not")
                           .arg(m_settings.resource).arg(failed).arg(total);
     } else {

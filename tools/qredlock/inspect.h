@@ -1,18 +1,16 @@
-// `qredlock status` and `qredlock release`: one small exchange with every server in
-// parallel (RespClient), then a report. They read and delete keys directly, which the
-// library's API does not offer.
+// `qredlock status` and `qredlock release`: through the library's LockManager::inspect() and
+// LockManager::forceRelease(), then a report. The tool has no Redis client of its own.
 #pragma once
 
 #include "cli.h"
-#include "respclient.h"
 
 #include <QtCore/QObject>
 
+#include <QRedlock/LockInfo>
+#include <QRedlock/LockManager>
+
 namespace QRedlockCli {
 
-// Sends one batch of commands to every server in parallel, waits for all of them, then
-// prints the outcome: `status` (GET, PTTL, the fencing counter) or `release`
-// (compare-and-delete).
 class ServerSweep : public QObject
 {
     Q_OBJECT
@@ -28,14 +26,11 @@ Q_SIGNALS:
 
 private:
     // Each prints its report and returns the exit code.
-    int reportStatus() const;
-    int reportRelease() const;
-    int quorum() const { return int(m_settings.servers.size()) / 2 + 1; }
+    int reportStatus(const QRedlock::LockInfo &info) const;
+    int reportRelease(const QRedlock::LockInfo &info) const;
 
     Settings m_settings;
-    QByteArray m_key;
-    QList<const RespClient *> m_clients;
-    int m_pending = 0;
+    QRedlock::LockManager m_manager;
 };
 
 } // namespace QRedlockCli

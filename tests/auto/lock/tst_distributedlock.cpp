@@ -154,9 +154,11 @@ void tst_DistributedLock::tokenIsRandomAndPrintable()
         lock.setResource(QStringLiteral("token"));
         QVERIFY(acquireNow(lock));
         const QByteArray t = lock.token();
-        QVERIFY(t.size() >= 40); // 20 random bytes, hex
+        QVERIFY(t.size() >= 40 && t.size() <= 255); // 20 random bytes in hex, then the holder's identity
+        for (int k = 0; k < 40; ++k)
+            QVERIFY((t.at(k) >= '0' && t.at(k) <= '9') || (t.at(k) >= 'a' && t.at(k) <= 'f'));
         for (char c : t)
-            QVERIFY((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+            QVERIFY(c > 0x20 && c < 0x7f); // printable, no whitespace
         QVERIFY(!seen.contains(t));
         seen.insert(t);
         QSignalSpy released(&lock, &DistributedLock::released);
