@@ -94,9 +94,9 @@ private:
     bool m_pending = false;
 };
 
-// A QML tree dies object by object, in an order the author hardly controls. When a manager
-// goes before the locks that use it, they could no longer release: so it releases them
-// first, while its connections still exist (the commands leave as the connections close).
+// A QML tree dies object by object, in an order the author hardly controls. A manager that
+// goes before the locks that use it releases them first (the library does that for C++ and
+// QML alike, while its connections still exist).
 class QmlLockManager : public QRedlock::LockManager
 {
     Q_OBJECT
@@ -104,12 +104,6 @@ class QmlLockManager : public QRedlock::LockManager
 
 public:
     explicit QmlLockManager(QObject *parent = nullptr);
-    ~QmlLockManager() override;
-
-    void track(QRedlock::DistributedLock *lock);
-
-private:
-    QList<QPointer<QRedlock::DistributedLock>> m_locks;
 };
 
 class QmlDistributedLock : public QRedlock::DistributedLock,

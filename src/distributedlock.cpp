@@ -305,6 +305,12 @@ void DistributedLockPrivate::cleanup(const QByteArray &oldToken)
     mp->release(keys, oldToken);
 }
 
+void DistributedLockPrivate::detachFromManager()
+{
+    if (LockManagerPrivate *mp = managerPrivate())
+        mp->closingHooks.erase(q);
+}
+
 void DistributedLockPrivate::onManagerDestroyed()
 {
     ++generation;
@@ -352,10 +358,18 @@ void DistributedLockPrivate::start(bool retry)
     LockManager *m = q->manager();
     if (manager != m) {
         QObject::disconnect(managerDestroyedConnection);
+        managerDestroyedConnection = {};
+        detachFromManager();
         manager = m;
     }
-    if (!managerDestroyedConnection)
+    if (!managerDestroyedConnection) {
         managerDestroyedConnection = QObject::connect(m, &QObject::destroyed, q, [this] { onManagerDestroyed(); });
+        QPointer<DistributedLock> self(q);
+        LockManagerPrivate::get(m)->closingHooks[q] = [self] {
+            if (self)
+                self->release();
+        };
+    }
     keys = LockManagerPrivate::get(m)->keysFor(resources);
     retrying = retry;
     attempts = 0;
@@ -636,6 +650,7 @@ DistributedLock::~DistributedLock()
     if (d->state != State::Unlocked && d->state != State::Releasing)
         d->cleanup(d->token);
     QObject::disconnect(d->managerDestroyedConnection);
+    d->detachFromManager();
 }
 
 LockManager *DistributedLock::manager() const
@@ -653,6 +668,7 @@ void DistributedLock::setManager(LockManager *manager)
     }
     QObject::disconnect(d->managerDestroyedConnection);
     d->managerDestroyedConnection = {};
+    d->detachFromManager();
     d->manager = manager;
     Q_EMIT managerChanged();
 }

@@ -72,6 +72,7 @@ public:
     qint64 validityEndNs(qint64 startNs) const; // start + ttl - drift allowance
     void newToken();
     void onManagerDestroyed();
+    void detachFromManager(); // drops the release-on-destruction hook of the current manager
 
     DistributedLock *q;
     QPointer<LockManager> manager;

@@ -617,6 +617,13 @@ LockManager::LockManager(QObject *parent) : QObject(parent), d(new LockManagerPr
 
 LockManager::~LockManager()
 {
+    // Held locks release first, while the connections exist: their commands leave as the
+    // connections close (a C++ application that destroys the manager before its locks left
+    // the keys held for a whole TTL).
+    const auto hooks = std::move(d->closingHooks);
+    d->closingHooks.clear();
+    for (const auto &hook : hooks)
+        hook.second();
     // Locks watching destroyed() fail their pending work; connections go without callbacks.
     for (RedisConnection *c : d->connections)
         delete c;

@@ -6,6 +6,7 @@
 #include "redisconnection_p.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -120,6 +121,9 @@ public:
     bool holderIdentitySet = false;
     QString errorString;
     QString identityConflict;   // two entries answered with the same run_id
+    // Run first when the manager is destroyed, while the connections can still carry
+    // commands: the locks on it release (keyed by the lock; it removes its own entry).
+    std::map<const void *, std::function<void()>> closingHooks;
 
     const RedisScript acquireMultiScript;
     const RedisScript acquireFencedScript;

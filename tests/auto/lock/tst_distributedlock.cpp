@@ -97,6 +97,7 @@ private Q_SLOTS:
     void authFailureIsReported();
     void serverOutcomesDescribeRound();
     void managerDestroyedWhileAcquiring();
+    void managerDestroyedFirst_releasesKeysAtOnce();
 
 private:
     RedisCluster m_cluster;
@@ -831,6 +832,43 @@ void tst_DistributedLock::serverOutcomesDescribeRound()
     QCOMPARE(status.size(), 3);
     QCOMPARE(status.at(1).toMap().value(QStringLiteral("result")).toString(), QStringLiteral("refused"));
     cluster.at(2).resume();
+}
+
+void tst_DistributedLock::managerDestroyedFirst_releasesKeysAtOnce()
+{
+    // A C++ application that destroys the manager before its locks (regression: the keys
+    // stayed held for a whole TTL; only the QML module released them).
+    auto m = makeManager(m_cluster.urls());
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("first"));
+    lock.setTtl(30000);
+    QVERIFY(acquireNow(lock));
+    QSignalSpy released(&lock, &DistributedLock::released);
+    m.reset();
+    QCOMPARE(released.count(), 1);
+    QVERIFY(!lock.isLocked());
+    QTRY_VERIFY_WITH_TIMEOUT(!get(m_cluster.at(0), "first").isValid() && !get(m_cluster.at(1), "first").isValid()
+                                     && !get(m_cluster.at(2), "first").isValid(),
+                             1000);
+
+    // A lock that moved to another manager is not released by the first one's end.
+    auto a = makeManager(m_cluster.urls());
+    auto b = makeManager(m_cluster.urls());
+    DistributedLock moved;
+    moved.setManager(a.get());
+    moved.setResource(QStringLiteral("moved"));
+    moved.setTtl(30000);
+    QVERIFY(acquireNow(moved));
+    QSignalSpy movedReleased(&moved, &DistributedLock::released);
+    moved.release();
+    QTRY_COMPARE(movedReleased.count(), 1);
+    moved.setManager(b.get());
+    QVERIFY(acquireNow(moved));
+    a.reset();
+    QTest::qWait(100);
+    QVERIFY(moved.isLocked());
+    QCOMPARE(get(m_cluster.at(0), "moved").toByteArray(), moved.token());
 }
 
 void tst_DistributedLock::managerDestroyedWhileAcquiring()
