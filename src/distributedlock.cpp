@@ -5,9 +5,7 @@
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QRandomGenerator>
-#include <QtCore/QThreadStorage>
 #include <QtCore/QTimer>
-#include <QtCore/QTimerEvent>
 
 #include <algorithm>
 #include <climits>
@@ -37,106 +35,6 @@ int msUntil(qint64 deadlineNs)
     return left <= 0 ? 0 : int(left / NsPerMs);
 }
 } // namespace
-
-// ---- LockTimer ---------------------------------------------------------------------------
-
-// The deadlines of one thread's LockTimers, on one precise QTimer.
-class LockTimerQueue : public QObject
-{
-public:
-    static LockTimerQueue *forThisThread()
-    {
-        static QThreadStorage<LockTimerQueue *> queues; // deleted at thread exit / app end
-        if (!queues.hasLocalData())
-            queues.setLocalData(new LockTimerQueue);
-        return queues.localData();
-    }
-
-    LockTimerQueue()
-    {
-        m_timer.setSingleShot(true);
-        m_timer.setTimerType(Qt::PreciseTimer);
-        QObject::connect(&m_timer, &QTimer::timeout, this, [this] { fire(); });
-    }
-    ~LockTimerQueue() override
-    {
-        for (auto &entry : m_entries)
-            entry.second->m_queued = false;
-    }
-
-    void add(LockTimer *t, qint64 dueNs)
-    {
-        t->m_entry = m_entries.emplace(dueNs, t);
-        t->m_queued = true;
-        if (!m_timer.isActive() || dueNs < m_armedNs)
-            arm();
-    }
-    void remove(LockTimer *t)
-    {
-        m_entries.erase(t->m_entry);
-        t->m_queued = false; // the QTimer may wake up for nothing once; it then re-arms
-    }
-    int nextId() { return m_lastId = m_lastId <= -INT_MAX ? -1 : m_lastId - 1; }
-
-private:
-    void arm()
-    {
-        if (m_entries.empty()) {
-            m_timer.stop();
-            return;
-        }
-        m_armedNs = m_entries.begin()->first;
-        const qint64 waitNs = std::max<qint64>(0, m_armedNs - monotonicNs());
-        m_timer.start(int((waitNs + NsPerMs - 1) / NsPerMs));
-    }
-    void fire()
-    {
-        // Coarse timers (extensions) due within the next few ms go in this batch too, so
-        // that many locks' renewals leave together instead of waking the loop for each.
-        constexpr qint64 CoarseSlackNs = 5 * NsPerMs;
-        const qint64 now = monotonicNs();
-        auto it = m_entries.begin();
-        while (it != m_entries.end() && it->first <= now + CoarseSlackNs) {
-            LockTimer *t = it->second;
-            if (it->first > now && !t->m_coarse) {
-                ++it;
-                continue;
-            }
-            it = m_entries.erase(it);
-            t->m_queued = false;
-            const int id = t->m_id;
-            QPointer<QObject> target(t->m_target);
-            QTimerEvent event(id);
-            QCoreApplication::sendEvent(target, &event);
-            if (target && t->m_id == id && !t->m_queued)
-                t->m_id = 0; // single-shot
-            it = m_entries.begin(); // the handler may have added or removed entries
-        }
-        arm();
-    }
-
-    std::multimap<qint64, LockTimer *> m_entries;
-    QTimer m_timer;
-    qint64 m_armedNs = 0;
-    int m_lastId = 0;
-};
-
-void LockTimer::start(int ms, Qt::TimerType type, QObject *target)
-{
-    stop();
-    m_queue = LockTimerQueue::forThisThread();
-    m_target = target;
-    m_coarse = type != Qt::PreciseTimer;
-    m_id = m_queue->nextId();
-    m_queue->add(this, monotonicNs() + qint64(std::max(0, ms)) * NsPerMs);
-}
-
-void LockTimer::stop()
-{
-    if (m_queued)
-        m_queue->remove(this);
-    m_id = 0;
-}
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -499,7 +397,7 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
     const bool again = retryAllowed(e, delay);
     if (again) {
         errorString = message; // remembered, not yet reported: the next attempt may succeed
-        retryTimer.start(delay, Qt::PreciseTimer, q);
+        retryTimer.start(delay, Qt::PreciseTimer);
         return;
     }
     token.clear();
@@ -518,7 +416,7 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
 void DistributedLockPrivate::becomeLocked()
 {
     setError(DistributedLock::Error::NoError, QString()); // failed attempts before this one are history
-    expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
+    expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer);
     if (autoExtend)
         scheduleExtension(lastAttemptT0);
     qCDebug(lcLock).noquote() << "acquired" << resources.join(u',') << "valid for"
@@ -534,7 +432,7 @@ void DistributedLockPrivate::scheduleExtension(qint64 fromNs)
 {
     // Renew when a third of the TTL has passed since the lease was (re)granted.
     const qint64 at = fromNs + qint64(ttl) * NsPerMs / 3;
-    extendTimer.start(msUntil(at), Qt::CoarseTimer, q);
+    extendTimer.start(msUntil(at), Qt::CoarseTimer);
 }
 
 void DistributedLockPrivate::startExtension()
@@ -569,7 +467,7 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
             return;
         }
         validUntilNs = validityEndNs(t1);
-        expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
+        expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer);
         if (autoExtend)
             scheduleExtension(t1);
         if (round.repaired > 0)
@@ -596,7 +494,7 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
     const int left = msUntil(validUntilNs);
     const int delay = std::clamp(std::min(mp ? mp->retryDelay : 100, left / 4), 5, 1000);
     if (left > delay)
-        extendTimer.start(delay, Qt::PreciseTimer, q);
+        extendTimer.start(delay, Qt::PreciseTimer);
 }
 
 void DistributedLockPrivate::onExpired()
@@ -859,24 +757,6 @@ void DistributedLock::release()
         }
     };
     d->trackRound(round);
-}
-
-void DistributedLock::timerEvent(QTimerEvent *event)
-{
-    const int id = event->timerId();
-    if (id == d->expiryTimer.timerId()) {
-        d->expiryTimer.stop();
-        d->onExpired();
-    } else if (id == d->extendTimer.timerId()) {
-        d->extendTimer.stop();
-        d->startExtension();
-    } else if (id == d->retryTimer.timerId()) {
-        d->retryTimer.stop();
-        if (d->state == State::Acquiring)
-            d->startAttempt();
-    } else {
-        QObject::timerEvent(event);
-    }
 }
 
 } // namespace QRedlock

@@ -152,9 +152,6 @@ Q_SIGNALS:
     void acquireTimeoutChanged();
     void activeChanged();
 
-protected:
-    void timerEvent(QTimerEvent *event) override;
-
 private:
     friend class DistributedLockPrivate;
     std::unique_ptr<DistributedLockPrivate> d;

@@ -2,6 +2,7 @@
 
 #include "distributedlock.h"
 #include "lockmanager_p.h"
+#include "locktimer_p.h"
 
 #include <QtCore/QPointer>
 
@@ -9,41 +10,18 @@
 
 namespace QRedlock {
 
-class LockTimerQueue;
-
-// The timers of a lock (expiry, extension, retry), with QBasicTimer's interface, all kept on
-// one Qt timer per thread. Qt keeps its timers in one sorted list with linear insertion and
-// removal: with 10,000 held locks (20,000 timers, restarted on every extension) that list
-// took three quarters of the process's CPU. Here deadlines sit in a multimap (O(log n)) and
-// one QTimer is armed for the earliest. timerEvent() receives a QTimerEvent with a negative
-// id, so it never equals a Qt timer's id. Single-shot: the lock stops or restarts it.
-class LockTimer
-{
-public:
-    LockTimer() = default;
-    LockTimer(const LockTimer &) = delete;
-    LockTimer &operator=(const LockTimer &) = delete;
-    ~LockTimer() { stop(); }
-
-    void start(int ms, Qt::TimerType type, QObject *target);
-    void stop();
-    bool isActive() const { return m_id != 0; }
-    int timerId() const { return m_id; }
-
-private:
-    friend class LockTimerQueue;
-    LockTimerQueue *m_queue = nullptr; // of the thread that started it; valid while m_queued
-    QObject *m_target = nullptr;
-    std::multimap<qint64, LockTimer *>::iterator m_entry;
-    bool m_queued = false;
-    bool m_coarse = false;
-    int m_id = 0;
-};
-
 class DistributedLockPrivate
 {
 public:
     explicit DistributedLockPrivate(DistributedLock *q) : q(q) { }
+    static DistributedLockPrivate *get(DistributedLock *lock) { return lock->d.get(); }
+
+    void onExpiryTimer() { onExpired(); }
+    void onRetryTimer()
+    {
+        if (state == DistributedLock::State::Acquiring)
+            startAttempt();
+    }
 
     LockManagerPrivate *managerPrivate() const;
     QString validate() const;
@@ -102,9 +80,9 @@ public:
     qint64 acquireStartNs = 0;
     qint64 lastAttemptT0 = 0;
 
-    LockTimer expiryTimer;
-    LockTimer extendTimer;
-    LockTimer retryTimer;
+    LockTimer expiryTimer { [this] { onExpiryTimer(); } };
+    LockTimer extendTimer { [this] { startExtension(); } };
+    LockTimer retryTimer { [this] { onRetryTimer(); } };
     std::shared_ptr<QuorumRound> lastRound;
 };
 

@@ -1,6 +1,6 @@
 #include "singletonjob.h"
 
-#include "distributedlock.h"
+#include "distributedlock_p.h"
 #include "logging_p.h"
 #include "singletonjob_p.h"
 
@@ -406,6 +406,9 @@ void SingletonJobPrivate::hold(qint64 holdMs)
         l->extend();
     });
     l->extend();
+    // Left to expire on the servers, also when the manager goes first (which releases the
+    // locks still registered with it).
+    DistributedLockPrivate::get(l)->detachFromManager();
     held.append({ l, lockManager });
     qCDebug(lcJob).noquote() << "job" << l->resource() << "done; its lock is kept for" << holdMs << "ms";
 }

@@ -98,6 +98,7 @@ private Q_SLOTS:
     void serverOutcomesDescribeRound();
     void managerDestroyedWhileAcquiring();
     void managerDestroyedFirst_releasesKeysAtOnce();
+    void subclassTimerEvent_doesNotStopExpiry();
 
 private:
     RedisCluster m_cluster;
@@ -869,6 +870,37 @@ void tst_DistributedLock::managerDestroyedFirst_releasesKeysAtOnce()
     QTest::qWait(100);
     QVERIFY(moved.isLocked());
     QCOMPARE(get(m_cluster.at(0), "moved").toByteArray(), moved.token());
+}
+
+namespace {
+// A subclass with a timerEvent() of its own (for its own timers).
+class LockWithOwnTimers : public DistributedLock
+{
+protected:
+    void timerEvent(QTimerEvent *) override { ++m_events; }
+
+public:
+    int m_events = 0;
+};
+} // namespace
+
+void tst_DistributedLock::subclassTimerEvent_doesNotStopExpiry()
+{
+    // Regression: the lock's timers arrived as fake QTimerEvents through a protected
+    // timerEvent(), so a subclass that overrode it silently stopped expiry and extension.
+    auto m = makeManager(m_cluster.urls());
+    LockWithOwnTimers lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("subclass"));
+    lock.setTtl(600);
+    lock.setAutoExtend(true);
+    QSignalSpy extended(&lock, &DistributedLock::extended);
+    QSignalSpy expired(&lock, &DistributedLock::expired);
+    QVERIFY(acquireNow(lock));
+    QTRY_VERIFY_WITH_TIMEOUT(extended.count() >= 1, 1000);
+    lock.setAutoExtend(false);
+    QTRY_COMPARE_WITH_TIMEOUT(expired.count(), 1, 1500);
+    QCOMPARE(lock.m_events, 0);
 }
 
 void tst_DistributedLock::managerDestroyedWhileAcquiring()
