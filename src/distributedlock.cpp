@@ -127,11 +127,7 @@ qint64 DistributedLockPrivate::validityEndNs(qint64 startNs) const
 
 int DistributedLockPrivate::jitteredRetryDelay() const
 {
-    const LockManagerPrivate *mp = managerPrivate();
-    const int base = mp ? mp->retryDelay : 200;
-    const int jitter = mp ? mp->retryJitter : 0;
-    const int delta = jitter > 0 ? int(QRandomGenerator::global()->bounded(2 * jitter + 1)) - jitter : 0;
-    return std::max(0, base + delta);
+    return LockManagerPrivate::orDefaults(managerPrivate()).jitteredRetryDelay();
 }
 
 void DistributedLockPrivate::trackRound(const std::shared_ptr<QuorumRound> &round)
@@ -492,7 +488,7 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
     setError(errorFor(round), message);
     Q_EMIT q->errorOccurred(error);
     const int left = msUntil(validUntilNs);
-    const int delay = std::clamp(std::min(mp ? mp->retryDelay : 100, left / 4), 5, 1000);
+    const int delay = LockManagerPrivate::orDefaults(mp).renewalRetryDelay(left);
     if (left > delay)
         extendTimer.start(delay, Qt::PreciseTimer);
 }

@@ -11,6 +11,7 @@
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QSysInfo>
 
+#include <climits>
 #include <cmath>
 
 namespace QRedlock {
@@ -388,6 +389,31 @@ void LockManagerPrivate::checkServerIdentities()
     setError(conflict);
 }
 
+const LockManagerPrivate &LockManagerPrivate::orDefaults(const LockManagerPrivate *mp)
+{
+    static const LockManagerPrivate defaults(nullptr);
+    return mp ? *mp : defaults;
+}
+
+int LockManagerPrivate::jitteredRetryDelay(int minimumJitter) const
+{
+    const int jitter = std::max(retryJitter, minimumJitter);
+    const int delta = jitter > 0 ? int(QRandomGenerator::global()->bounded(2 * jitter + 1)) - jitter : 0;
+    return std::max(0, retryDelay + delta);
+}
+
+int LockManagerPrivate::ttlCovering(qint64 holdMs) const
+{
+    // validity = ttl - (ttl * driftFactor + 2 ms), solved for ttl, one ms to spare.
+    const double ttl = std::ceil(double(holdMs + 2) / (1.0 - driftFactor)) + 1.0;
+    return ttl >= double(INT_MAX) ? INT_MAX : int(ttl);
+}
+
+int LockManagerPrivate::renewalRetryDelay(int leftMs) const
+{
+    return std::clamp(std::min(retryDelay, leftMs / 4), 5, 1000);
+}
+
 int LockManagerPrivate::minimumTtl() const
 {
     // A lease must outlive a few server timeouts after its clock-drift allowance, or it can
@@ -753,6 +779,13 @@ LockInspection *LockManager::forceRelease(const QString &resource, const QByteAr
 }
 
 int LockManager::minimumTtl() const { return d->minimumTtl(); }
+
+int LockManager::renewalMargin(int ttlMs)
+{
+    // Renewals start at a third of the TTL; when none succeeded by two thirds, the last third
+    // is for stopping the work (and for the retries that might still save it).
+    return std::max(0, ttlMs / 3);
+}
 
 QVariantList LockManager::serverStatus() const
 {

@@ -97,6 +97,11 @@ public:
     // Shorter TTLs fail with DistributedLock::Error::InvalidArgument.
     int minimumTtl() const;
 
+    // How much validity should be left when a holder whose lease could not be renewed stops
+    // its protected work: a third of the TTL (renewals start at a third). SingletonJob cancels
+    // its run then, and `qredlock run` terminates its command.
+    static int renewalMargin(int ttlMs);
+
     // One map per server: url (password hidden), connected (bool), state, lastError.
     QVariantList serverStatus() const;
 

@@ -73,8 +73,23 @@ public:
     void rebuildConnections();
     RedisConnection::Options connectionOptions() const;
 
+    // ---- the timing policy: every rule once, here ----
+    static constexpr double DefaultDriftFactor = 0.01;
+    static constexpr int DefaultServerTimeout = 250;
+    static constexpr int DefaultRetryCount = 10;
+    static constexpr int DefaultRetryDelay = 200;
+    static constexpr int DefaultRetryJitter = 100;
+    // For callers that may have no manager: its values, or the defaults.
+    static const LockManagerPrivate &orDefaults(const LockManagerPrivate *mp);
+
     int quorum() const { return int(connections.size()) / 2 + 1; }
     int minimumTtl() const;
+    // retryDelay +/- max(retryJitter, minimumJitter), never negative.
+    int jitteredRetryDelay(int minimumJitter = 0) const;
+    // The TTL whose validity (ttl - drift allowance) covers holdMs.
+    int ttlCovering(qint64 holdMs) const;
+    // Retry pause of a failed renewal while validity remains (leftMs).
+    int renewalRetryDelay(int leftMs) const;
     void checkServerIdentities();
     qint64 driftMarginNs(int ttlMs) const;
     QList<QByteArray> keysFor(const QStringList &resources) const;
@@ -111,11 +126,11 @@ public:
     QStringList urls;
     QList<RedisEndpoint> endpoints;
     std::vector<RedisConnection *> connections;
-    double driftFactor = 0.01;
-    int serverTimeout = 250;
-    int retryCount = 10;
-    int retryDelay = 200;
-    int retryJitter = 100;
+    double driftFactor = DefaultDriftFactor;
+    int serverTimeout = DefaultServerTimeout;
+    int retryCount = DefaultRetryCount;
+    int retryDelay = DefaultRetryDelay;
+    int retryJitter = DefaultRetryJitter;
     QString keyPrefix;
     QString holderIdentity;     // empty: the default (host/pid/application)
     bool holderIdentitySet = false;

@@ -22,14 +22,6 @@ constexpr int PeriodStartSlackMs = 2;
 
 qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
 
-// The TTL whose validity (ttl - ttl * drift - 2 ms, as DistributedLock computes it) covers
-// holdMs. The lock's own expiry then never deletes the key before the hold is over.
-int ttlCovering(qint64 holdMs, double driftFactor)
-{
-    const double ttl = std::ceil(double(holdMs + 2) / (1.0 - driftFactor)) + 1.0;
-    return ttl >= double(INT_MAX) ? INT_MAX : int(ttl);
-}
-
 // finish() / fail() from any thread: the outcome travels to the job's thread as a queued
 // call. The mutex keeps the job alive while the call is posted; a call posted to a job that
 // is deleted before it runs is dropped by Qt.
@@ -242,8 +234,7 @@ void SingletonJobPrivate::attempt()
 
 void SingletonJobPrivate::onAcquireFailed()
 {
-    const int serverTimeout = lockManager ? lockManager->serverTimeout() : 250;
-    settleDeadline = QDeadlineTimer(serverTimeout + 20);
+    settleDeadline = QDeadlineTimer(timing().serverTimeout + 20);
     judgeFailedAttempt();
 }
 
@@ -271,10 +262,9 @@ void SingletonJobPrivate::judgeFailedAttempt()
         }
         if (refused < outcomes.size()) {
             ++splitRetries;
-            const LockManager *m = lockManager;
-            const int base = m ? m->retryDelay() : 200;
-            const int jitter = m ? std::max(m->retryJitter(), base / 2) : 100;
-            retryTimer.start(std::max(1, base + int(QRandomGenerator::global()->bounded(2 * jitter + 1)) - jitter));
+            // Contenders of a split vote spread out by at least half the retry delay.
+            const LockManagerPrivate &t = timing();
+            retryTimer.start(std::max(1, t.jitteredRetryDelay(t.retryDelay / 2)));
             return;
         }
     }
@@ -332,10 +322,13 @@ void SingletonJobPrivate::beginRun()
 
 int SingletonJobPrivate::watchdogMargin() const
 {
-    // Cancel early enough that the job can stop while the lease still stands, and late
-    // enough that a retried extension (a server timeout or two) can still save the run.
-    const int serverTimeout = lockManager ? lockManager->serverTimeout() : 250;
-    return std::min(std::max(lockAtMostFor / 10, 2 * serverTimeout), lockAtMostFor / 3);
+    // The manager's rule: the job can stop while the lease still stands.
+    return LockManager::renewalMargin(lockAtMostFor);
+}
+
+const LockManagerPrivate &SingletonJobPrivate::timing() const
+{
+    return LockManagerPrivate::orDefaults(lockManager ? LockManagerPrivate::get(lockManager) : nullptr);
 }
 
 void SingletonJobPrivate::armWatchdog()
@@ -399,7 +392,7 @@ void SingletonJobPrivate::hold(qint64 holdMs)
     for (auto signal : { &DistributedLock::expired, &DistributedLock::lost, &DistributedLock::released })
         QObject::connect(l, signal, l, &QObject::deleteLater);
     l->setAutoExtend(false);
-    l->setTtl(ttlCovering(holdMs, lockManager ? lockManager->driftFactor() : 0.01));
+    l->setTtl(timing().ttlCovering(holdMs));
     auto once = std::make_shared<QMetaObject::Connection>();
     *once = QObject::connect(l, &DistributedLock::extended, l, [l, once] {
         QObject::disconnect(*once);

@@ -13,6 +13,7 @@
 namespace QRedlock {
 
 class DistributedLock;
+class LockManagerPrivate;
 
 // Shared by a run's JobContext copies (any thread) and the SingletonJob (its own thread).
 class JobContextState
@@ -57,6 +58,7 @@ public:
     void cancel(const QString &reason);
     void armWatchdog();
     int watchdogMargin() const;
+    const LockManagerPrivate &timing() const; // the manager's timing policy, or its defaults
     void hold(qint64 holdMs);
     void dropLock();
     void endContext(bool cancelled);

@@ -159,7 +159,7 @@ void RunCommand::onExtended()
         return;
     const int validity = m_lock.remainingValidity();
     qCDebug(lcCli).noquote() << QStringLiteral("lease of '%1' valid for %2 ms").arg(m_settings.resource).arg(validity);
-    m_renewDeadline.start(std::max(0, validity - m_settings.ttl / 3));
+    m_renewDeadline.start(std::max(0, validity - QRedlock::LockManager::renewalMargin(m_settings.ttl)));
 }
 
 void RunCommand::terminateTree(int sig)
