@@ -4,6 +4,7 @@
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
+#include <QtCore/QMetaEnum>
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QTimer>
 
@@ -15,18 +16,22 @@ namespace QRedlock {
 namespace {
 constexpr qint64 NsPerMs = 1000000;
 
-const char *resultName(DistributedLock::ServerOutcome::Result r)
+// The round's per-server result as the public type (the same values, in the same order).
+DistributedLock::ServerResult publicResult(QuorumRound::Result r)
 {
-    using R = DistributedLock::ServerOutcome::Result;
-    switch (r) {
-    case R::Pending: return "pending";
-    case R::Granted: return "granted";
-    case R::Refused: return "refused";
-    case R::Timeout: return "timeout";
-    case R::Error: return "error";
-    case R::Repaired: return "repaired";
-    }
-    return "unknown";
+    using P = DistributedLock::ServerResult;
+    using R = QuorumRound::Result;
+    static_assert(int(P::Pending) == int(R::Pending) && int(P::Granted) == int(R::Granted)
+                  && int(P::Refused) == int(R::Refused) && int(P::Timeout) == int(R::Timeout)
+                  && int(P::Error) == int(R::Error) && int(P::Repaired) == int(R::Repaired));
+    return P(int(r));
+}
+
+// "granted", "refused", ...: the enum's own names, lower-case.
+QString resultName(QuorumRound::Result r)
+{
+    const char *key = QMetaEnum::fromType<DistributedLock::ServerResult>().valueToKey(int(publicResult(r)));
+    return key ? QString::fromLatin1(key).toLower() : QStringLiteral("unknown");
 }
 
 int msUntil(qint64 deadlineNs)
@@ -150,7 +155,7 @@ QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
     for (int i = 0; i < round.size(); ++i) {
         const QuorumRound::Server &s = round.servers[size_t(i)];
         QString name = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString::number(i);
-        QString part = name + u' ' + QLatin1String(resultName(s.result));
+        QString part = name + u' ' + resultName(s.result);
         if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted)
             part += u" (" + s.detail + u')';
         parts << part;
@@ -672,7 +677,7 @@ QList<DistributedLock::ServerOutcome> DistributedLock::serverOutcomes() const
         const QuorumRound::Server &s = d->lastRound->servers[size_t(i)];
         ServerOutcome o;
         o.server = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString();
-        o.result = s.result;
+        o.result = publicResult(s.result);
         o.latencyMs = s.latencyNs < 0 ? -1.0 : double(s.latencyNs) / NsPerMs;
         o.detail = s.detail;
         out.append(o);
@@ -687,7 +692,7 @@ QVariantList DistributedLock::serverStatus() const
     for (const ServerOutcome &o : outcomes) {
         QVariantMap m;
         m.insert(QStringLiteral("server"), o.server);
-        m.insert(QStringLiteral("result"), QString::fromLatin1(resultName(o.result)));
+        m.insert(QStringLiteral("result"), QString::fromLatin1(QMetaEnum::fromType<ServerResult>().valueToKey(int(o.result))).toLower());
         m.insert(QStringLiteral("latencyMs"), o.latencyMs);
         m.insert(QStringLiteral("detail"), o.detail);
         list.append(m);

@@ -65,12 +65,16 @@ public:
     };
     Q_ENUM(Error)
 
+    // What one server said in a round. Repaired: an extension found the key absent on this
+    // server (it restarted empty) and re-created it; such a server does not count toward the
+    // quorum of that round.
+    enum class ServerResult { Pending, Granted, Refused, Timeout, Error, Repaired };
+    Q_ENUM(ServerResult)
+
     // What one server said in the last round (acquire, extend or release).
     struct ServerOutcome
     {
-        // Repaired: an extension found the key absent on this server (it restarted empty) and
-        // re-created it; such a server does not count toward the quorum of that round.
-        enum class Result { Pending, Granted, Refused, Timeout, Error, Repaired };
+        using Result = ServerResult;
         QString server;        // URL without password
         Result result = Result::Pending;
         double latencyMs = -1; // -1 while pending

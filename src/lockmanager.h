@@ -122,8 +122,6 @@ Q_SIGNALS:
     void serverStatusChanged();
 
 private:
-    friend class DistributedLock;
-    friend class DistributedLockPrivate;
     friend class LockManagerPrivate;
     std::unique_ptr<LockManagerPrivate> d;
 };

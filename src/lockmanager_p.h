@@ -1,8 +1,8 @@
-// Private parts of LockManager: servers, scripts and the quorum round engine.
+// Private parts of LockManager: servers, scripts, the key schema and the timing policy.
 #pragma once
 
-#include "distributedlock.h"
 #include "lockmanager.h"
+#include "quorumround_p.h"
 #include "redisconnection_p.h"
 
 #include <functional>
@@ -11,53 +11,6 @@
 #include <vector>
 
 namespace QRedlock {
-
-// One command fanned out to every server, decided at quorum (or when all answered).
-class QuorumRound
-{
-public:
-    using Result = DistributedLock::ServerOutcome::Result;
-    struct Server
-    {
-        Result result = Result::Pending;
-        RedisFailure failure = RedisFailure::None;
-        qint64 latencyNs = -1;
-        qint64 counter = 0;   // fencing: the server's counter before this round
-        QByteArray serverId;  // the run_id of the server that answered
-        RedisValue value;     // the reply itself, for rounds that read data (inspection)
-        QString detail;
-    };
-    enum class Mode { Quorum, All };
-
-    // Classifies one reply; sets counter/detail as needed.
-    using Classifier = Result (*)(const RedisReply &reply, Server &server);
-
-    QuorumRound(int n, int quorum, Mode mode, Classifier classify)
-        : quorum(quorum), mode(mode), classify(classify), servers(size_t(n))
-    {
-    }
-
-    int size() const { return int(servers.size()); }
-    bool succeeded() const { return granted >= quorum; }
-    bool allAnswered() const { return granted + refused + repaired + failed == size(); }
-
-    const int quorum;
-    const Mode mode;
-    const Classifier classify;
-    std::vector<Server> servers;
-    qint64 startNs = 0;
-    qint64 decidedNs = 0;
-    int granted = 0;
-    int refused = 0;
-    int repaired = 0;   // extension: the key was absent and re-created (not counted toward quorum)
-    int failed = 0;
-    bool decided = false;
-    std::function<void(QuorumRound &)> onDecided;
-    std::function<void()> onLateReply; // a server answered after the decision (diagnostics)
-    std::function<void(QuorumRound &)> onComplete; // every server answered (or timed out), after the decision
-
-    void record(int index, const RedisReply &reply, const QByteArray &serverId);
-};
 
 class LockInspection;
 

@@ -1,8 +1,8 @@
 // RedisConnection: one pipelined connection to one Redis server.
 //
 // Moves bytes and matches replies to requests; knows nothing about locks.
-// Transport: QTcpSocket / QSslSocket / QLocalSocket. RESP: hiredis's formatter and reader
-// (never hiredis's own networking). Every request has a deadline; replies arrive through
+// Transport: QTcpSocket / QSslSocket / QLocalSocket. RESP: commands are encoded here
+// (writeCommand()), replies decoded by hiredis's reader (never hiredis's own networking). Every request has a deadline; replies arrive through
 // the event loop, never synchronously from send().
 #pragma once
 
