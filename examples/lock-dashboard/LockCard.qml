@@ -1,5 +1,6 @@
-// One lock: state badge, live countdown of the remaining validity, fencing token, the last
-// round's answer from each server, and acquire / release buttons.
+// One lock: state badge, live countdown of the remaining validity, fencing token, who else
+// holds it (LockManager.inspect()), the last round's answer from each server, and acquire /
+// release buttons.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -50,7 +51,30 @@ Rectangle {
             card.outcomes = lock.serverStatus
         }
     }
-    // The token is hex text; QML sees its bytes as an ArrayBuffer, whose toString() is the text.
+    // While we do not hold it: who does, and for how long (an inspection every second).
+    property string holderText: ""
+    Timer {
+        interval: 1000
+        repeat: true
+        triggeredOnStart: true
+        running: !lock.locked && lock.manager !== null && lock.resource.length > 0
+        onTriggered: {
+            const job = lock.manager.inspect(lock.resource)
+            job.finished.connect(function() {
+                const info = job.info
+                if (info.state === 1) // Held
+                    card.holderText = qsTr("held by %1, %2 s left").arg(info.holder.length > 0 ? info.holder : qsTr("another client"))
+                                                                    .arg((info.remainingTtl / 1000).toFixed(1))
+                else if (info.state === 0)
+                    card.holderText = qsTr("free")
+                else if (info.state === 2)
+                    card.holderText = qsTr("split: no holder on a quorum")
+                else
+                    card.holderText = qsTr("unknown: %1").arg(info.errorString)
+            })
+        }
+    }
+    // The token is printable text; QML sees its bytes as an ArrayBuffer, whose toString() is the text.
     readonly property string tokenText: lock.token.toString()
 
     RowLayout {
@@ -113,19 +137,22 @@ Rectangle {
             }
             Label {
                 Layout.fillWidth: true
-                text: card.tokenText.length > 0 ? qsTr("token %1…").arg(card.tokenText.substring(0, 16)) : " "
+                text: lock.locked ? qsTr("token %1…").arg(card.tokenText.substring(0, 16)) : card.holderText
                 color: "#607d8b"
-                font.family: "monospace"
+                font.family: lock.locked ? "monospace" : ""
+                elide: Text.ElideRight
             }
-            // What each server said in the last round (acquire, extend or release).
-            Flow {
+            // What each server said in the last round (acquire, extend or release): one row,
+            // clipped rather than wrapped.
+            Row {
                 Layout.fillWidth: true
-                spacing: 8
+                clip: true
+                spacing: 6
                 Repeater {
                     model: card.outcomes
                     delegate: Rectangle {
                         required property var modelData
-                        width: outcome.implicitWidth + 16
+                        width: outcome.implicitWidth + 12
                         height: 22
                         radius: 4
                         color: card.resultColors[modelData.result] || "#9e9e9e"
@@ -135,7 +162,7 @@ Rectangle {
                             color: "white"
                             font.pixelSize: 11
                             text: modelData.server.replace("redis://", "") + " " + modelData.result
-                                  + (modelData.latencyMs >= 0 ? " " + modelData.latencyMs.toFixed(2) + " ms" : "")
+                                  + (modelData.latencyMs >= 0 ? " " + modelData.latencyMs.toFixed(1) + " ms" : "")
                         }
                     }
                 }
@@ -146,6 +173,11 @@ Rectangle {
                 text: lock.errorString
                 color: "#c62828"
                 elide: Text.ElideRight
+                // The whole text on hover: a cut-off line hides which server said what.
+                HoverHandler { id: errorHover }
+                ToolTip.visible: errorHover.hovered
+                ToolTip.text: lock.errorString
+                ToolTip.delay: 300
             }
         }
 
