@@ -34,6 +34,19 @@ struct Pause // a worker did not run: SIGSTOPped by the runner, or a stall the w
     bool stall = false; // from the worker's heartbeat (not saved in meta.json: read from the logs)
 };
 
+// The library's minimum TTL for a server timeout: ceil((4 x serverTimeout + 2) / (1 - drift))
+// with the default drift factor 0.01, plus 1 ms so that its floating-point rounding cannot
+// disagree with ours. Every run's parameters satisfy it (the runner checks).
+constexpr int minimumTtlMs(int serverTimeoutMs) { return ((4 * serverTimeoutMs + 2) * 100 + 98) / 99 + 1; }
+// The largest server timeout a TTL allows under that rule.
+constexpr int maximumServerTimeoutMs(int ttlMs)
+{
+    int t = ttlMs / 4;
+    while (t > 1 && minimumTtlMs(t) > ttlMs)
+        --t;
+    return t;
+}
+
 struct RunMeta
 {
     QString scenario;

@@ -86,14 +86,16 @@ Run::Run(const Scenario &scenario, quint64 seed, double seconds, const Tools &to
     // Common random parameters; the scenario may override them.
     serverCount = rng.bounded(10) < 3 ? 5 : 3;
     workerCount = between(3, 4);
-    ttl = between(400, 1200);
+    // The library refuses a TTL too short to be renewed in time (minimumTtlMs): the server
+    // timeout comes first, the TTL at least its minimum.
+    serverTimeout = between(50, 150);
+    ttl = between(std::max(400, minimumTtlMs(serverTimeout)), 1200);
     autoExtend = rng.bounded(2) == 1;
     // Short holdings stress the hand-over; long ones outlive the validity (expiry, extension).
     holdMinMs = 1;
     holdMaxMs = rng.bounded(2) ? between(5, 60) : between(ttl / 4, ttl * 3 / 2);
     retryDelay = between(30, 100);
     retryJitter = retryDelay / 2;
-    serverTimeout = between(50, 150);
     if (scenario.configure)
         scenario.configure(*this);
 }
@@ -516,6 +518,9 @@ bool Run::execute(const QString &dir, QString *error)
     m_meta.retryDelay = retryDelay;
     m_meta.retryJitter = retryJitter;
     m_meta.serverTimeout = serverTimeout;
+    if (ttl < minimumTtlMs(serverTimeout))
+        m_meta.setupErrors << QStringLiteral("TTL %1 ms is below the library's minimum %2 ms for a server timeout of %3 ms")
+                                      .arg(ttl).arg(minimumTtlMs(serverTimeout)).arg(serverTimeout);
     if (!startServers(error) || !startWorkers(error))
         return false;
     const qint64 stopAt = m_meta.startNs + qint64(m_seconds * 1000) * NsPerMs;
@@ -698,20 +703,24 @@ QList<Scenario> makeScenarios()
         if (w >= 0)
             blackholeFor(r, r.pickServers(r.between(r.quorum(), r.serverCount)), w);
     });
-    add("latency", "each link its own delay + jitter, up to TTL/4 each way (round trips up to TTL/2)",
+    add("latency", "each link its own delay + jitter; round trips up to the server timeout (the largest the TTL allows, ~TTL/4)",
         [](Run &r) {
-            r.serverTimeout = r.ttl / 2 + 50;
+            // The longest server timeout the library accepts for the TTL (about TTL/4): any
+            // reply slower than that is a timeout, so round trips go up to just below it.
+            r.serverTimeout = maximumServerTimeoutMs(r.ttl);
             longHolds(r); // holdings that run into their validity's end
         },
         [](Run &r) {
             // Links differ: a holder with slow replies next to a challenger with fast ones is
-            // where a validity computed from the wrong moment would show.
-            r.startFault(QStringLiteral("latency"), QStringLiteral("per-link delay + jitter up to %1 ms each way").arg(r.ttl / 4));
+            // where a validity computed from the wrong moment would show. Each of the four
+            // values is at most a quarter of the server timeout minus a scheduling margin.
+            const int most = (r.serverTimeout - std::max(15, r.serverTimeout / 8)) / 4;
+            r.startFault(QStringLiteral("latency"), QStringLiteral("per-link delay + jitter up to %1 ms each way").arg(2 * most));
             for (int w = 0; w < r.workerCount; ++w) {
                 for (int s = 0; s < r.serverCount; ++s) {
                     int settings[4]; // delay, jitter: client->server, server->client
                     for (int &v : settings)
-                        v = r.between(0, r.ttl / 8);
+                        v = r.between(0, most);
                     r.onProxy(w, s, [settings](FaultProxy &p) {
                         p.setDelay(FaultProxy::Direction::ClientToServer, settings[0]);
                         p.setJitter(FaultProxy::Direction::ClientToServer, settings[1]);

@@ -41,6 +41,7 @@ class tst_SafetyChecker : public QObject
 private Q_SLOTS:
     void check_data();
     void check();
+    void minimumTtl();
 };
 
 void tst_SafetyChecker::check_data()
@@ -211,6 +212,23 @@ void tst_SafetyChecker::check()
     QCOMPARE(result.excusedLate + result.starvedLate, excused);
     QTEST(result.lateWrites, "lateWrites");
     QVERIFY2(result.livenessFailures == livenessFailures, qPrintable(findings));
+}
+
+// The runner draws TTLs from the library's rule; pin the rule's arithmetic down.
+void tst_SafetyChecker::minimumTtl()
+{
+    // ceil((4 x 100 + 2) / 0.99) = ceil(406.06) = 407, + 1 ms of margin.
+    QCOMPARE(minimumTtlMs(100), 408);
+    QCOMPARE(minimumTtlMs(50), 206);   // ceil(204.04) + 1
+    QCOMPARE(minimumTtlMs(150), 610);  // ceil(608.08) + 1
+    // 198 / 0.99 is 200 exactly, which the library's floating point may round up to 201:
+    // the margin covers it.
+    QCOMPARE(minimumTtlMs(49), 201);
+    for (int ttl = 210; ttl <= 3000; ttl += 7) {
+        const int t = maximumServerTimeoutMs(ttl);
+        QVERIFY(minimumTtlMs(t) <= ttl);
+        QVERIFY(minimumTtlMs(t + 1) > ttl);
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_SafetyChecker)
