@@ -19,6 +19,13 @@
 // file. The checker does not blame the library for a signal that could not be delivered
 // because the whole process stood still; a loop kept busy (CPU used) is no excuse.
 //
+// Refusals: an acquisition that fails for good (acquireFailed with unlimited retries: a
+// configuration the library refuses) and a server list setServers() refuses go to --log's
+// ".refusals" file (time, source, error, errorString); the worker then tries again after a
+// retry delay (or, when the list was refused, idles until its run time is over). The scenario
+// alias expects them from the workers it gives one server under two names; from any other
+// worker they are a failure.
+//
 // Pauses: the runner stops a holder with SIGTSTP, not SIGSTOP. The worker's handler stops the
 // process with SIGSTOP at once, except between its last validity check and the end of its
 // pwrite (a few microseconds): a stop there is deferred to the end of the write. A pause in
@@ -33,6 +40,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QMetaEnum>
 #include <QRandomGenerator>
 #include <QTimer>
 
@@ -156,7 +164,9 @@ public:
         m_logFd = ::open(config.logPath.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         m_stallFd = ::open((config.logPath + QStringLiteral(".stalls")).toLocal8Bit().constData(),
                            O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (m_logFd < 0 || m_stallFd < 0)
+        m_refusalFd = ::open((config.logPath + QStringLiteral(".refusals")).toLocal8Bit().constData(),
+                             O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (m_logFd < 0 || m_stallFd < 0 || m_refusalFd < 0)
             die("cannot open the log file");
         m_heartbeat.setTimerType(Qt::PreciseTimer);
         m_heartbeat.setInterval(HeartbeatMs);
@@ -167,8 +177,10 @@ public:
         m_manager.setRetryJitter(config.retryJitter);
         m_manager.setServerTimeout(config.serverTimeout);
         if (!m_manager.setServers(config.servers)) {
-            std::fprintf(stderr, "qredlock_safety_worker: %s\n", qPrintable(m_manager.errorString()));
-            std::exit(2);
+            // Refused as written (e.g. the same host and port twice): recorded like a refused
+            // acquisition; the worker then idles.
+            m_listRefused = true;
+            recordRefusal("setServers", "InvalidArgument", m_manager.errorString());
         }
         m_lock.setManager(&m_manager);
         m_lock.setResource(config.resource);
@@ -229,6 +241,8 @@ private:
             finish();
             return;
         }
+        if (m_listRefused)
+            return; // nothing to acquire with; stopWanting() finishes
         m_current = Holding();
         m_current.index = ++m_holdings;
         m_current.want = monotonicNs();
@@ -242,8 +256,23 @@ private:
             finish();
             return;
         }
-        std::fprintf(stderr, "worker %d: acquire failed: %s\n", m_config.id, qPrintable(m_lock.errorString()));
-        QTimer::singleShot(m_config.retryDelay, this, [this] { m_lock.acquire(); });
+        const int error = int(m_lock.error());
+        const char *name = QMetaEnum::fromType<DistributedLock::Error>().valueToKey(error);
+        recordRefusal("acquire", name ? name : "?", m_lock.errorString());
+        QTimer::singleShot(m_config.retryDelay, this, [this] {
+            if (!m_stopping)
+                m_lock.acquire();
+        });
+    }
+
+    void recordRefusal(const char *source, const char *error, QString message)
+    {
+        std::fprintf(stderr, "worker %d: %s refused: %s: %s\n", m_config.id, source, error, qPrintable(message));
+        message.replace(u'\t', u' ').replace(u'\n', u' ');
+        const QByteArray line = QByteArray::number(monotonicNs()) + '\t' + source + '\t' + error + '\t'
+                + message.toUtf8() + '\n';
+        if (::write(m_refusalFd, line.constData(), size_t(line.size())) != line.size())
+            die("cannot write the refusals");
     }
 
     void onAcquired()
@@ -369,6 +398,7 @@ private:
         heartbeat();
         ::close(m_logFd);
         ::close(m_stallFd);
+        ::close(m_refusalFd);
         ::close(m_counterFd);
         QCoreApplication::exit(0);
     }
@@ -394,6 +424,8 @@ private:
     int m_counterFd = -1;
     int m_logFd = -1;
     int m_stallFd = -1;
+    int m_refusalFd = -1;
+    bool m_listRefused = false; // setServers() refused the list: never acquire
     QTimer m_heartbeat;
     qint64 m_lastTick = 0;
     qint64 m_lastTickCpu = 0;
