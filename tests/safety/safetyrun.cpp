@@ -11,6 +11,7 @@
 #include <QDir>
 #include <QEventLoop>
 #include <QFile>
+#include <QHostInfo>
 #include <QProcess>
 #include <QThread>
 #include <QTimer>
@@ -115,6 +116,8 @@ Run::~Run()
                 for (FaultProxy *p : row)
                     delete p;
             }
+            for (FaultProxy *p : m_spareProxies)
+                delete p;
         });
     }
     m_net.reset();
@@ -133,10 +136,45 @@ QString Run::parameters() const
         text += QStringLiteral(" fast=%1@x%2").arg(listText(fastServers)).arg(fastSpeed, 0, 'f', 2);
     if (clockJumpWorkers)
         text += QStringLiteral(" faketime=1");
+    if (locksSurviveFaults)
+        text += QStringLiteral(" keep-locks=1");
+    if (!roles.isEmpty())
+        text += QStringLiteral(" roles=%1").arg(listText(roles));
     return text;
 }
 
 qint64 Run::now() const { return monotonicNs(); }
+
+int Run::remainingMs() const { return int((m_stopAt - now()) / NsPerMs); }
+
+quint16 Run::proxyPort(int worker, int server) const { return m_proxies[size_t(worker)][size_t(server)]->port(); }
+
+QString Run::proxyUrl(int worker, int server) const
+{
+    return QStringLiteral("redis://127.0.0.1:%1").arg(proxyPort(worker, server));
+}
+
+quint16 Run::addSpareProxy(int s)
+{
+    const quint16 target = server(s).port();
+    quint16 port = 0;
+    m_net->call([&] {
+        auto *p = new FaultProxy;
+        m_spareProxies.push_back(p);
+        if (p->start(target))
+            port = p->port();
+    });
+    return port;
+}
+
+void Run::setWorkerServers(int worker, const QStringList &urls, const QStringList &aliasUrls)
+{
+    while (m_workerUrls.size() <= worker)
+        m_workerUrls.append(QStringList());
+    m_workerUrls[worker] = urls;
+    if (!aliasUrls.isEmpty())
+        m_meta.aliases.append({ worker, aliasUrls });
+}
 
 QList<int> Run::allServers() const
 {
@@ -356,6 +394,9 @@ bool Run::startWorkers(QString *error)
     }
     counter.close();
 
+    if (m_scenario.beforeWorkers)
+        m_scenario.beforeWorkers(*this);
+
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     if (clockJumpWorkers) {
         setClientClockOffset(QStringLiteral("+0"));
@@ -371,9 +412,11 @@ bool Run::startWorkers(QString *error)
 
     m_meta.startNs = now();
     for (int w = 0; w < workerCount; ++w) {
-        QStringList urls;
-        for (int s = 0; s < serverCount; ++s)
-            urls << QStringLiteral("redis://127.0.0.1:%1").arg(m_proxies[size_t(w)][size_t(s)]->port());
+        QStringList urls = m_workerUrls.value(w);
+        if (urls.isEmpty()) {
+            for (int s = 0; s < serverCount; ++s)
+                urls << proxyUrl(w, s);
+        }
         QStringList args{ QStringLiteral("--servers"), urls.join(u','),
                           QStringLiteral("--id"), QString::number(w),
                           QStringLiteral("--ttl"), QString::number(ttl),
@@ -518,13 +561,14 @@ bool Run::execute(const QString &dir, QString *error)
     m_meta.retryDelay = retryDelay;
     m_meta.retryJitter = retryJitter;
     m_meta.serverTimeout = serverTimeout;
+    m_meta.locksSurviveFaults = locksSurviveFaults;
     if (ttl < minimumTtlMs(serverTimeout))
         m_meta.setupErrors << QStringLiteral("TTL %1 ms is below the library's minimum %2 ms for a server timeout of %3 ms")
                                       .arg(ttl).arg(minimumTtlMs(serverTimeout)).arg(serverTimeout);
     if (!startServers(error) || !startWorkers(error))
         return false;
-    const qint64 stopAt = m_meta.startNs + qint64(m_seconds * 1000) * NsPerMs;
-    const auto remainingMs = [&] { return int((stopAt - now()) / NsPerMs); };
+    m_stopAt = m_meta.startNs + qint64(m_seconds * 1000) * NsPerMs;
+    const qint64 stopAt = m_stopAt;
     if (!fastServers.isEmpty()) {
         startFault(QStringLiteral("fast-clock"), QStringLiteral("servers %1 at x%2").arg(listText(fastServers)).arg(fastSpeed));
         m_openFault = -1; // lasts the whole run
@@ -650,6 +694,114 @@ void dropReplies(Run &r)
     });
 }
 
+QList<int> shuffled(Run &r, QList<int> list)
+{
+    for (qsizetype i = list.size() - 1; i > 0; --i)
+        std::swap(list[i], list[r.between(0, int(i))]);
+    return list;
+}
+
+// Every server in turn, one at a time: SIGKILL (no persistence: it comes back empty), down
+// for 1.2-2 x TTL, restart, and the next one goes 50 ms - TTL/2 after the last one answered
+// again. A majority is up at every moment, so every lock must be kept (quorum repair).
+void rollingRestart(Run &r)
+{
+    const QList<int> order = shuffled(r, r.allServers());
+    for (int i = 0; i < order.size(); ++i) {
+        const int s = order.at(i);
+        const int downMs = r.faultDurationMs();
+        if (i > 0 && r.remainingMs() < downMs + 300)
+            break; // the round ends with the run
+        r.waitForHolder(r.ttl); // the kill finds a holder (nearly always one at once)
+        r.startFault(QStringLiteral("rolling-restart"), QStringLiteral("SIGKILL server %1 (%2 of %3 in turn), restart after %4 ms")
+                                                                .arg(s).arg(i + 1).arg(order.size()).arg(downMs));
+        r.server(s).kill();
+        r.spin(downMs);
+        if (!r.server(s).restart())
+            qWarning("server %d did not restart: %s", s, qPrintable(r.server(s).errorString()));
+        r.healFault();
+        if (i + 1 < order.size())
+            r.spin(r.between(50, r.ttl / 2));
+    }
+}
+
+// The host name of this machine, if it reaches the loopback address (where the proxies
+// listen); empty otherwise.
+QString loopbackHostName()
+{
+    const QString name = QHostInfo::localHostName().toLower();
+    if (name.isEmpty() || name == u"localhost")
+        return QString();
+    const QList<QHostAddress> addresses = QHostInfo::fromName(name).addresses();
+    return addresses.contains(QHostAddress(QHostAddress::LocalHost)) ? name : QString();
+}
+
+// Scenario alias: two workers each get a list in which one process appears under two names
+// (the second in another db, so that a double vote would really take two keys), plus the
+// third server, which is down at the start and then now and then killed or paused. Each
+// pair aliases a different server: counted twice, the pairs would give two holders at once.
+void aliasSetup(Run &r)
+{
+    const int third = r.roles.at(2);
+    const QList<int> workers = shuffled(r, [&] {
+        QList<int> all;
+        for (int w = 0; w < r.workerCount; ++w)
+            all << w;
+        return all;
+    }());
+    const QString host = loopbackHostName();
+    QList<int> forms = shuffled(r, host.isEmpty() ? QList<int>{ 0, 1, 3 } : QList<int>{ 0, 1, 2, 3 });
+    QStringList described;
+    for (int k = 0; k < 2; ++k) {
+        const int w = workers.at(k);
+        const int s = r.roles.at(k);
+        const int db = r.between(1, 15);
+        const QString first = r.proxyUrl(w, s);
+        QString second;
+        switch (forms.at(k)) {
+        case 0: // the server's own port next to the worker's proxy to it
+            second = QStringLiteral("redis://127.0.0.1:%1/%2").arg(r.server(s).port()).arg(db);
+            break;
+        case 1: // the same proxy under 0.0.0.0
+            second = QStringLiteral("redis://0.0.0.0:%1/%2").arg(r.proxyPort(w, s)).arg(db);
+            break;
+        case 2: // the same proxy under the machine's host name
+            second = QStringLiteral("redis://%1:%2/%3").arg(host).arg(r.proxyPort(w, s)).arg(db);
+            break;
+        default: // a second proxy to the same server
+            second = QStringLiteral("redis://127.0.0.1:%1/%2").arg(r.addSpareProxy(s)).arg(db);
+            break;
+        }
+        QStringList urls{ first, second, r.proxyUrl(w, third) };
+        const QList<int> order = shuffled(r, { 0, 1, 2 });
+        r.setWorkerServers(w, { urls.at(order.at(0)), urls.at(order.at(1)), urls.at(order.at(2)) }, { first, second });
+        described << QStringLiteral("worker %1: server %2 as %3 and %4").arg(w).arg(s).arg(first, second);
+    }
+    r.startFault(QStringLiteral("alias-third-down"),
+                 QStringLiteral("SIGKILL server %1 before the workers start; %2").arg(third).arg(described.join(QStringLiteral("; "))));
+    r.server(third).kill();
+}
+
+void aliasEpisode(Run &r)
+{
+    const int third = r.roles.at(2);
+    if (!r.server(third).isRunning()) { // down since before the workers started
+        r.spin(r.faultDurationMs());
+        if (!r.server(third).restart())
+            qWarning("server %d did not restart: %s", third, qPrintable(r.server(third).errorString()));
+        return;
+    }
+    const int ms = r.faultDurationMs();
+    if (r.rng.bounded(2)) {
+        killAndRestart(r, { third }, ms, QStringLiteral("alias-third-kill"));
+    } else {
+        r.startFault(QStringLiteral("alias-third-pause"), QStringLiteral("SIGSTOP server %1 for %2 ms").arg(third).arg(ms));
+        r.server(third).pause();
+        r.spin(ms);
+        r.server(third).resume();
+    }
+}
+
 void negativeParameters(Run &r)
 {
     // Long holdings without extension, so that the first holder still holds when the
@@ -756,6 +908,25 @@ QList<Scenario> makeScenarios()
             killAndRestart(r, r.pickServers(r.quorum()), r.between(3500, 4500), QStringLiteral("kill-long"));
             r.markNoLeftKeys(); // down for 3-11 TTLs: every key on the others has expired
         });
+    add("rolling-restart", "SIGKILL every server in turn (comes back empty), each down 1.2-2 x TTL: locks held across must be kept",
+        [](Run &r) {
+            r.ttl = r.between(std::max(400, minimumTtlMs(r.serverTimeout)), 800);
+            r.autoExtend = true;
+            // Holdings span restarts: without repair, a lock taken on every server is gone after
+            // N - quorum + 1 restarts (2 of 3 servers, 3 of 5), one every ~1.9 TTL.
+            r.holdMinMs = 2 * (r.serverCount - r.quorum()) * r.ttl;
+            r.holdMaxMs = r.holdMinMs + 3 * r.ttl;
+            r.locksSurviveFaults = true;
+        },
+        rollingRestart);
+    add("alias", "two workers list one server under two names (+ a dead/paused third): refused, never hold",
+        [](Run &r) {
+            r.serverCount = 3;
+            r.workerCount = 4;
+            r.roles = shuffled(r, r.allServers()); // aliased by the first pair, by the second pair, the third
+        },
+        aliasEpisode);
+    list.last().beforeWorkers = aliasSetup;
     add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once",
         negativeParameters,
         [](Run &r) {
