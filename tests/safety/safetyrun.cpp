@@ -164,6 +164,8 @@ quint16 Run::addSpareProxy(int s)
         if (p->start(target))
             port = p->port();
     });
+    if (port == 0)
+        m_meta.setupErrors << QStringLiteral("a second proxy to server %1 did not start").arg(s);
     return port;
 }
 
