@@ -27,6 +27,7 @@ const char *resultName(DistributedLock::ServerOutcome::Result r)
     case R::Refused: return "refused";
     case R::Timeout: return "timeout";
     case R::Error: return "error";
+    case R::Repaired: return "repaired";
     }
     return "unknown";
 }
@@ -161,12 +162,16 @@ QString DistributedLockPrivate::validate() const
         if (r.isEmpty())
             return QStringLiteral("empty resource name");
     }
+    const LockManagerPrivate *mp = LockManagerPrivate::get(m);
+    if (!mp->identityConflict.isEmpty())
+        return mp->identityConflict;
     if (ttl <= 0)
         return QStringLiteral("TTL must be positive, got %1 ms").arg(ttl);
-    const qint64 margin = LockManagerPrivate::get(m)->driftMarginNs(ttl);
-    if (qint64(ttl) * NsPerMs <= margin)
-        return QStringLiteral("TTL %1 ms is too short: the clock drift allowance alone is %2 ms")
-                .arg(ttl).arg(double(margin) / NsPerMs);
+    const int minimum = mp->minimumTtl();
+    if (ttl < minimum)
+        return QStringLiteral("TTL %1 ms is too short to be renewed in time: at least %2 ms with a %3 ms server "
+                              "timeout (4 x server timeout + the clock-drift allowance)")
+                .arg(ttl).arg(minimum).arg(mp->serverTimeout);
     if (acquireTimeout < -1)
         return QStringLiteral("acquire timeout must be >= 0 ms or -1, got %1").arg(acquireTimeout);
     return QString();
@@ -194,13 +199,14 @@ void DistributedLockPrivate::setError(DistributedLock::Error e, const QString &m
 
 void DistributedLockPrivate::emitErrorLater(DistributedLock::Error e, const QString &message, bool failedAcquire)
 {
+    // error() tells at once; the signals follow through the event loop.
+    setError(e, message);
     QPointer<DistributedLock> self(q);
     QMetaObject::invokeMethod(
             q,
-            [self, e, message, failedAcquire] {
+            [self, e, failedAcquire] {
                 if (!self)
                     return;
-                self->d->setError(e, message);
                 Q_EMIT self->errorOccurred(e);
                 if (failedAcquire)
                     Q_EMIT self->acquireFailed();
@@ -261,19 +267,26 @@ QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
             .arg(round.granted).arg(round.size()).arg(round.quorum).arg(parts.join(QStringLiteral("; ")));
 }
 
+// Why a round failed, from what the servers said. "Held elsewhere" needs a quorum of real
+// answers: a refusal from one server while the others are down says nothing about whether
+// the lock could have been had, so that is an outage. Credentials and protocol failures are
+// named when they alone made the quorum impossible (or together with each other).
 static DistributedLock::Error errorFor(const QuorumRound &round)
 {
-    if (round.refused > 0)
+    const int spare = round.size() - round.quorum;
+    if (round.refused > 0 && round.granted + round.refused + round.repaired >= round.quorum)
         return DistributedLock::Error::Conflict;
-    bool auth = false;
-    bool protocol = false;
+    int auth = 0;
+    int protocol = 0;
     for (const QuorumRound::Server &s : round.servers) {
-        auth = auth || s.failure == RedisFailure::Auth;
-        protocol = protocol || s.failure == RedisFailure::Protocol;
+        if (s.failure == RedisFailure::Auth)
+            ++auth;
+        else if (s.failure == RedisFailure::Protocol || s.failure == RedisFailure::Tls)
+            ++protocol;
     }
-    if (auth)
+    if (auth > spare || (auth > 0 && auth + protocol > spare && auth >= protocol))
         return DistributedLock::Error::AuthError;
-    if (protocol)
+    if (protocol > spare || (protocol > 0 && auth + protocol > spare))
         return DistributedLock::Error::ProtocolError;
     return DistributedLock::Error::NoQuorum;
 }
@@ -385,8 +398,27 @@ void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, q
     const qint64 validUntil = validityEndNs(t0);
     Q_EMIT q->serverStatusChanged();
     if (!round.succeeded()) {
-        attemptFailed(errorFor(round), QStringLiteral("lock '%1' not acquired: %2")
-                                               .arg(resources.join(u','), describeRound(round)));
+        const auto fail = [](DistributedLockPrivate *d, QuorumRound &r) {
+            const LockManagerPrivate *m = d->managerPrivate();
+            if (m && !m->identityConflict.isEmpty()) // the set turned out to list one server twice
+                d->attemptFailed(DistributedLock::Error::InvalidArgument, m->identityConflict, false);
+            else
+                d->attemptFailed(errorFor(r), QStringLiteral("lock '%1' not acquired: %2")
+                                                      .arg(d->resources.join(u','), d->describeRound(r)), false);
+        };
+        cleanup(token); // at once, on every server: a SET that is still on its way may land
+        if (!round.allAnswered() && !retryAllowed(errorFor(round), mp ? mp->retryDelay : 0)) {
+            // The last attempt: its error should say what every server said, not only the
+            // first ones to answer (one refusal and one dead server is not yet "held
+            // elsewhere"). The rest answer or time out within the server timeout.
+            QPointer<DistributedLock> self(q);
+            round.onComplete = [self, gen, fail](QuorumRound &r) {
+                if (self && self->d->generation == gen)
+                    fail(self->d.get(), r);
+            };
+            return;
+        }
+        fail(this, round);
         return;
     }
     if (round.decidedNs >= validUntil) {
@@ -431,25 +463,28 @@ void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, q
     trackRound(raise);
 }
 
-void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message)
+bool DistributedLockPrivate::retryAllowed(DistributedLock::Error e, int delayMs) const
 {
-    cleanup(token); // every server, also those that did not answer: their SET may still land
+    if (!retrying || e == DistributedLock::Error::InvalidArgument || e == DistributedLock::Error::Cancelled)
+        return false;
+    if (acquireTimeout >= 0)
+        return monotonicNs() + qint64(delayMs) * NsPerMs < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
+    const LockManagerPrivate *mp = managerPrivate();
+    const int retries = mp ? mp->retryCount : 0;
+    return retries < 0 || attempts <= retries;
+}
+
+void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message, bool needsCleanup)
+{
+    if (needsCleanup)
+        cleanup(token); // every server, also those that did not answer: their SET may still land
     ++generation;
     qCDebug(lcLock).noquote() << message;
     if (state != DistributedLock::State::Acquiring)
         return;
 
-    bool again = retrying && e != DistributedLock::Error::InvalidArgument && e != DistributedLock::Error::Cancelled;
     const int delay = jitteredRetryDelay();
-    if (again) {
-        if (acquireTimeout >= 0) {
-            again = monotonicNs() + qint64(delay) * NsPerMs < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
-        } else {
-            const LockManagerPrivate *mp = managerPrivate();
-            const int retries = mp ? mp->retryCount : 0;
-            again = retries < 0 || attempts <= retries;
-        }
-    }
+    const bool again = retryAllowed(e, delay);
     if (again) {
         errorString = message; // remembered, not yet reported: the next attempt may succeed
         retryTimer.start(delay, Qt::PreciseTimer, q);
@@ -470,6 +505,7 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
 
 void DistributedLockPrivate::becomeLocked()
 {
+    setError(DistributedLock::Error::NoError, QString()); // failed attempts before this one are history
     expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
     if (autoExtend)
         scheduleExtension(lastAttemptT0);
@@ -499,7 +535,7 @@ void DistributedLockPrivate::startExtension()
     extending = true;
     const quint64 gen = generation;
     const qint64 t1 = monotonicNs();
-    auto round = mp->extend(keys, token, ttl);
+    auto round = mp->extend(keys, token, ttl, fencing ? fencingToken : 0);
     QPointer<DistributedLock> self(q);
     round->onDecided = [self, gen, t1](QuorumRound &r) {
         if (self && self->d->generation == gen)
@@ -524,11 +560,18 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
         expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer, q);
         if (autoExtend)
             scheduleExtension(t1);
+        if (round.repaired > 0)
+            qCInfo(lcLock).noquote() << "lock" << resources.join(u',') << "re-created on" << round.repaired
+                                     << "server(s) that had lost it";
+        setError(DistributedLock::Error::NoError, QString());
         Q_EMIT q->validityChanged();
         Q_EMIT q->extended();
         return;
     }
-    if (round.refused > round.size() - round.quorum) {
+    // Lost when too few servers can still confirm our token: others hold the key, or it was
+    // gone (a server that restarted empty; re-creating it there does not bring back a lease
+    // that other clients could have taken meanwhile).
+    if (round.refused + round.repaired > round.size() - round.quorum) {
         onLost(QStringLiteral("lock '%1' lost: %2").arg(resources.join(u','), describeRound(round)));
         return;
     }
@@ -576,6 +619,7 @@ void DistributedLockPrivate::onLost(const QString &message)
 void DistributedLockPrivate::finishRelease()
 {
     validUntilNs = 0;
+    setError(DistributedLock::Error::NoError, QString());
     setState(DistributedLock::State::Unlocked);
     Q_EMIT q->validityChanged();
     Q_EMIT q->released();
@@ -697,8 +741,13 @@ void DistributedLock::setActive(bool active)
             Qt::QueuedConnection);
 }
 
-DistributedLock::State DistributedLock::state() const { return d->state; }
-bool DistributedLock::isLocked() const { return d->state == State::Locked; }
+bool DistributedLockPrivate::lapsed() const
+{
+    return state == DistributedLock::State::Locked && monotonicNs() >= validUntilNs;
+}
+
+DistributedLock::State DistributedLock::state() const { return d->lapsed() ? State::Unlocked : d->state; }
+bool DistributedLock::isLocked() const { return d->state == State::Locked && !d->lapsed(); }
 DistributedLock::Error DistributedLock::error() const { return d->error; }
 QString DistributedLock::errorString() const { return d->errorString; }
 int DistributedLock::remainingValidity() const { return d->state == State::Locked ? msUntil(d->validUntilNs) : 0; }
@@ -764,7 +813,11 @@ void DistributedLock::release()
         d->token.clear();
         Q_EMIT tokenChanged();
         d->setState(State::Unlocked);
-        d->emitErrorLater(Error::Cancelled, QStringLiteral("acquisition cancelled by release()"), true);
+        // Reported now, for the acquisition it ends: an acquire() right after this call
+        // starts afresh and is not answered by this cancellation.
+        d->setError(Error::Cancelled, QStringLiteral("acquisition cancelled by release()"));
+        Q_EMIT errorOccurred(Error::Cancelled);
+        Q_EMIT acquireFailed();
         return;
     }
     case State::Locked:

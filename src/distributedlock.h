@@ -68,7 +68,9 @@ public:
     // What one server said in the last round (acquire, extend or release).
     struct ServerOutcome
     {
-        enum class Result { Pending, Granted, Refused, Timeout, Error };
+        // Repaired: an extension found the key absent on this server (it restarted empty) and
+        // re-created it; such a server does not count toward the quorum of that round.
+        enum class Result { Pending, Granted, Refused, Timeout, Error, Repaired };
         QString server;        // URL without password
         Result result = Result::Pending;
         double latencyMs = -1; // -1 while pending
@@ -100,9 +102,12 @@ public:
     bool isActive() const;
     void setActive(bool active);
 
+    // Both follow the validity deadline whenever they are read: once it has passed, the lock
+    // reads Unlocked / false even before expired() is delivered (say, while a slot blocks
+    // the event loop), so a check right before a protected write never passes on a lapsed lock.
     State state() const;
     bool isLocked() const;
-    Error error() const;
+    Error error() const;           // of the latest call only: NoError after a success
     QString errorString() const;
     int remainingValidity() const; // ms left while Locked, else 0
     qint64 fencingToken() const;   // -1 unless fencing and Locked (kept after release for logs)

@@ -56,15 +56,38 @@ end
 return 1
 )lua";
 
-// Compare-and-PEXPIRE: never re-creates a missing key.
+// Compare-and-PEXPIRE with quorum repair. KEYS: n lock keys (then, with fencing, their n
+// counters); ARGV: token, ttl[, fencing token]. Returns 1 when every key held our token and
+// was renewed; 0 when any key holds another token (nothing changes); 2 when some keys were
+// absent (the server restarted empty, or expired them early) and were re-created with our
+// token beside the renewed ones. A repair never overwrites a key (SET NX), and with fencing
+// happens only where no counter is above our token, which it then raises to ours. The
+// client counts only 1 toward the quorum, so a lock that lapsed is never brought back.
 const char ExtendLua[] = R"lua(
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
+local fence = tonumber(ARGV[3])
+local n = fence and #KEYS / 2 or #KEYS
+local missing = 0
+for i = 1, n do
+  local v = redis.call('GET', KEYS[i])
+  if v == false then missing = missing + 1 elseif v ~= ARGV[1] then return 0 end
 end
-for i = 1, #KEYS do
-  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+if missing > 0 and fence then
+  for i = n + 1, #KEYS do
+    if (tonumber(redis.call('GET', KEYS[i]) or '0') or 0) > fence then return 0 end
+  end
 end
-return 1
+for i = 1, n do
+  if redis.call('PEXPIRE', KEYS[i], ARGV[2]) == 0 then
+    redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
+  end
+end
+if missing == 0 then return 1 end
+if fence then
+  for i = n + 1, #KEYS do
+    if (tonumber(redis.call('GET', KEYS[i]) or '0') or 0) < fence then redis.call('SET', KEYS[i], ARGV[3]) end
+  end
+end
+return 2
 )lua";
 
 // Compare-and-DEL. Returns how many keys were ours and are now gone.
@@ -122,6 +145,13 @@ Result classifyFenced(const RedisReply &reply, QuorumRound::Server &s)
     return Result::Error;
 }
 
+Result classifyExtend(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (reply.ok() && reply.value.isInteger(2))
+        return Result::Repaired;
+    return classifyFlag(reply, s);
+}
+
 Result classifyRelease(const RedisReply &reply, QuorumRound::Server &s)
 {
     if (!reply.ok())
@@ -140,27 +170,49 @@ QPointer<LockManager> &defaultInstance()
 
 } // namespace
 
-void QuorumRound::record(int index, const RedisReply &reply)
+void QuorumRound::record(int index, const RedisReply &reply, const QByteArray &serverId)
 {
     Server &s = servers[size_t(index)];
     if (s.result != Result::Pending)
         return;
     s.latencyNs = monotonicNs() - startNs;
     s.failure = reply.failure;
+    s.serverId = serverId;
     s.result = classify(reply, s);
+    // One redis-server process reached under two URLs votes once: a later answer from the
+    // same run_id counts as a failure (the manager also refuses such a set as soon as it
+    // sees it; this closes the window before that).
+    if (!serverId.isEmpty() && reply.ok()) {
+        for (int j = 0; j < size(); ++j) {
+            const Server &other = servers[size_t(j)];
+            if (j != index && other.serverId == serverId && other.result != Result::Pending) {
+                s.result = Result::Error;
+                s.detail = QStringLiteral("the same Redis server as server %1 (run_id %2): not counted twice")
+                                   .arg(j + 1).arg(QString::fromLatin1(serverId.left(12)));
+                break;
+            }
+        }
+    }
     switch (s.result) {
     case Result::Granted: ++granted; break;
     case Result::Refused: ++refused; break;
+    case Result::Repaired: ++repaired; break;
     default: ++failed; break;
     }
+    const bool complete = allAnswered();
     if (decided) {
         if (onLateReply)
             onLateReply();
+        if (complete && onComplete) {
+            auto handler = std::move(onComplete);
+            onComplete = nullptr;
+            handler(*this);
+        }
         return;
     }
     const bool outcomeKnown = mode == Mode::All
-            ? allAnswered()
-            : (granted >= quorum || refused + failed > size() - quorum);
+            ? complete
+            : (granted >= quorum || refused + repaired + failed > size() - quorum);
     if (!outcomeKnown)
         return;
     decided = true;
@@ -241,6 +293,7 @@ void LockManagerPrivate::rebuildConnections()
         c->deleteLater();
     }
     connections.clear();
+    identityConflict.clear();
     for (const RedisEndpoint &e : std::as_const(endpoints)) {
         auto *c = new RedisConnection(e, q);
         c->setOptions(connectionOptions());
@@ -248,9 +301,42 @@ void LockManagerPrivate::rebuildConnections()
                                       &extendScript, &releaseScript })
             c->addStartupScript(*s);
         QObject::connect(c, &RedisConnection::stateChanged, q, &LockManager::serverStatusChanged);
+        QObject::connect(c, &RedisConnection::ready, q, [this] { checkServerIdentities(); });
         c->open();
         connections.push_back(c);
     }
+}
+
+void LockManagerPrivate::checkServerIdentities()
+{
+    // Text checks of the URLs cannot see that 127.0.0.1:P, 0.0.0.0:P/1 and the host's name
+    // reach one process; its run_id can. Such a set is refused as soon as both have answered.
+    QString conflict;
+    for (size_t i = 0; i < connections.size() && conflict.isEmpty(); ++i) {
+        const QByteArray id = connections[i]->serverId();
+        if (id.isEmpty())
+            continue;
+        for (size_t j = i + 1; j < connections.size(); ++j) {
+            if (connections[j]->serverId() == id) {
+                conflict = QStringLiteral("%1 and %2 are the same Redis server (run_id %3): listing it twice "
+                                          "would fake a quorum; give each independent server once")
+                                   .arg(connections[i]->endpoint().toString(), connections[j]->endpoint().toString(),
+                                        QString::fromLatin1(id));
+                break;
+            }
+        }
+    }
+    if (conflict == identityConflict)
+        return;
+    identityConflict = conflict;
+    setError(conflict);
+}
+
+int LockManagerPrivate::minimumTtl() const
+{
+    // A lease must outlive a few server timeouts after its clock-drift allowance, or it can
+    // never be renewed in time: 4 x serverTimeout + (ttl x driftFactor + 2 ms), solved for ttl.
+    return int(std::ceil((4.0 * serverTimeout + 2.0) / (1.0 - driftFactor)));
 }
 
 qint64 LockManagerPrivate::driftMarginNs(int ttlMs) const
@@ -270,17 +356,22 @@ QList<QByteArray> LockManagerPrivate::keysFor(const QStringList &resources) cons
 void LockManagerPrivate::run(const std::shared_ptr<QuorumRound> &round, const QList<QByteArray> &argv)
 {
     round->startNs = monotonicNs();
-    for (int i = 0; i < int(connections.size()); ++i)
-        connections[size_t(i)]->send(argv, [round, i](const RedisReply &r) { round->record(i, r); }, serverTimeout);
+    for (int i = 0; i < int(connections.size()); ++i) {
+        RedisConnection *c = connections[size_t(i)];
+        // The connection outlives every reply callback it makes.
+        c->send(argv, [round, i, c](const RedisReply &r) { round->record(i, r, c->serverId()); }, serverTimeout);
+    }
 }
 
 void LockManagerPrivate::runScript(const std::shared_ptr<QuorumRound> &round, const RedisScript &script,
                                    const QList<QByteArray> &keys, const QList<QByteArray> &args)
 {
     round->startNs = monotonicNs();
-    for (int i = 0; i < int(connections.size()); ++i)
-        connections[size_t(i)]->evalScript(script, keys, args,
-                                           [round, i](const RedisReply &r) { round->record(i, r); }, serverTimeout);
+    for (int i = 0; i < int(connections.size()); ++i) {
+        RedisConnection *c = connections[size_t(i)];
+        c->evalScript(script, keys, args, [round, i, c](const RedisReply &r) { round->record(i, r, c->serverId()); },
+                      serverTimeout);
+    }
 }
 
 static QList<QByteArray> withCounters(const QList<QByteArray> &keys)
@@ -321,11 +412,15 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::raiseFence(const QList<QByteArr
 }
 
 std::shared_ptr<QuorumRound> LockManagerPrivate::extend(const QList<QByteArray> &keys, const QByteArray &token,
-                                                        int ttlMs)
+                                                        int ttlMs, qint64 fencingToken)
 {
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
-                                               classifyFlag);
-    runScript(round, extendScript, keys, { token, QByteArray::number(ttlMs) });
+                                               classifyExtend);
+    if (fencingToken > 0)
+        runScript(round, extendScript, withCounters(keys),
+                  { token, QByteArray::number(ttlMs), QByteArray::number(fencingToken) });
+    else
+        runScript(round, extendScript, keys, { token, QByteArray::number(ttlMs) });
     return round;
 }
 
@@ -446,6 +541,8 @@ void LockManager::setKeyPrefix(const QString &prefix)
 }
 
 QString LockManager::errorString() const { return d->errorString; }
+
+int LockManager::minimumTtl() const { return d->minimumTtl(); }
 
 QVariantList LockManager::serverStatus() const
 {

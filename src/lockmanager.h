@@ -72,6 +72,12 @@ public:
 
     QString errorString() const;
 
+    // The shortest TTL a lock on this manager accepts: a lease must leave room for a few
+    // server timeouts after its clock-drift allowance to be renewed in time, so
+    // ceil((4 x serverTimeout + 2 ms) / (1 - driftFactor)); 1013 ms with the defaults.
+    // Shorter TTLs fail with DistributedLock::Error::InvalidArgument.
+    int minimumTtl() const;
+
     // One map per server: url (password hidden), connected (bool), state, lastError.
     QVariantList serverStatus() const;
 

@@ -22,6 +22,7 @@ public:
         RedisFailure failure = RedisFailure::None;
         qint64 latencyNs = -1;
         qint64 counter = 0;   // fencing: the server's counter before this round
+        QByteArray serverId;  // the run_id of the server that answered
         QString detail;
     };
     enum class Mode { Quorum, All };
@@ -36,7 +37,7 @@ public:
 
     int size() const { return int(servers.size()); }
     bool succeeded() const { return granted >= quorum; }
-    bool allAnswered() const { return granted + refused + failed == size(); }
+    bool allAnswered() const { return granted + refused + repaired + failed == size(); }
 
     const int quorum;
     const Mode mode;
@@ -46,12 +47,14 @@ public:
     qint64 decidedNs = 0;
     int granted = 0;
     int refused = 0;
+    int repaired = 0;   // extension: the key was absent and re-created (not counted toward quorum)
     int failed = 0;
     bool decided = false;
     std::function<void(QuorumRound &)> onDecided;
     std::function<void()> onLateReply; // a server answered after the decision (diagnostics)
+    std::function<void(QuorumRound &)> onComplete; // every server answered (or timed out), after the decision
 
-    void record(int index, const RedisReply &reply);
+    void record(int index, const RedisReply &reply, const QByteArray &serverId);
 };
 
 class LockManagerPrivate
@@ -67,6 +70,8 @@ public:
     RedisConnection::Options connectionOptions() const;
 
     int quorum() const { return int(connections.size()) / 2 + 1; }
+    int minimumTtl() const;
+    void checkServerIdentities();
     qint64 driftMarginNs(int ttlMs) const;
     QList<QByteArray> keysFor(const QStringList &resources) const;
 
@@ -74,7 +79,9 @@ public:
     std::shared_ptr<QuorumRound> acquire(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
                                          bool fencing);
     std::shared_ptr<QuorumRound> raiseFence(const QList<QByteArray> &keys, const QByteArray &token, qint64 value);
-    std::shared_ptr<QuorumRound> extend(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs);
+    // fencingToken > 0: repairs only where the counters are not above it, and raises them.
+    std::shared_ptr<QuorumRound> extend(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
+                                        qint64 fencingToken);
     std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QByteArray &token);
 
     // Starts the round on every server; onDecided runs once, through the event loop.
@@ -93,6 +100,7 @@ public:
     int retryJitter = 100;
     QString keyPrefix;
     QString errorString;
+    QString identityConflict;   // two entries answered with the same run_id
 
     const RedisScript acquireMultiScript;
     const RedisScript acquireFencedScript;

@@ -14,6 +14,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -102,32 +103,111 @@ bool startsWith(const RedisValue &v, const char *prefix)
     return v.type == RedisValue::Type::Error && v.string.startsWith(prefix);
 }
 
-// hiredis 0.14 allocates an array's element table as soon as it reads the count, so the 13
-// bytes "*2147483647\r\n" ask for 16 GB (found by fuzzing). Counts above this fail the
-// reader ("Out of memory"), which drops the connection as for any protocol error.
-constexpr int MaxReplyElements = 1 << 20;
+// Every value hiredis builds for a reply is charged to the reading connection's budget
+// (through the reader's privdata, which hiredis copies into every read task). hiredis 0.14
+// allocates an array's element table as soon as it reads the count, so the 13 bytes
+// "*2147483647\r\n" would ask for 16 GB (found by fuzzing); here they exceed the budget at
+// once. A builder that returns nullptr fails the reader ("Out of memory"); processReplies()
+// then reports the real reason and drops the connection.
+constexpr qsizetype ValueOverhead = 64; // a redisReply, and the RedisValue made from it
 redisReplyObjectFunctions guardedReplyFunctions;
-void *(*defaultCreateArray)(const redisReadTask *, int) = nullptr;
+redisReplyObjectFunctions hiredisReplyFunctions;
+
+bool charge(const redisReadTask *task, qsizetype bytes)
+{
+    auto *budget = static_cast<ReplyBudget *>(task->privdata);
+    if (!budget)
+        return true;
+    budget->used += bytes;
+    if (budget->used <= RedisConnection::MaxReplyBytes)
+        return true;
+    budget->exceeded = true;
+    return false;
+}
+
+void *createStringGuarded(const redisReadTask *task, char *str, size_t len)
+{
+    return charge(task, qsizetype(len) + ValueOverhead) ? hiredisReplyFunctions.createString(task, str, len) : nullptr;
+}
 
 void *createArrayGuarded(const redisReadTask *task, int elements)
 {
-    return elements > MaxReplyElements ? nullptr : defaultCreateArray(task, elements);
+    const qsizetype table = qsizetype(std::max(elements, 0)) * qsizetype(sizeof(void *) + sizeof(RedisValue));
+    return charge(task, table + ValueOverhead) ? hiredisReplyFunctions.createArray(task, elements) : nullptr;
 }
 
-redisReader *createReader()
+void *createIntegerGuarded(const redisReadTask *task, long long value)
+{
+    return charge(task, ValueOverhead) ? hiredisReplyFunctions.createInteger(task, value) : nullptr;
+}
+
+void *createNilGuarded(const redisReadTask *task)
+{
+    return charge(task, ValueOverhead) ? hiredisReplyFunctions.createNil(task) : nullptr;
+}
+
+redisReader *createReader(ReplyBudget *budget)
 {
     redisReader *reader = redisReaderCreate();
     if (!reader)
         return nullptr;
     static const bool guarded = [reader] {
-        guardedReplyFunctions = *reader->fn; // hiredis's own reply builders
-        defaultCreateArray = guardedReplyFunctions.createArray;
+        hiredisReplyFunctions = *reader->fn;
+        guardedReplyFunctions = hiredisReplyFunctions;
+        guardedReplyFunctions.createString = createStringGuarded;
         guardedReplyFunctions.createArray = createArrayGuarded;
+        guardedReplyFunctions.createInteger = createIntegerGuarded;
+        guardedReplyFunctions.createNil = createNilGuarded;
         return true;
     }();
     Q_UNUSED(guarded);
     reader->fn = &guardedReplyFunctions;
+    *budget = ReplyBudget();
+    reader->privdata = budget;
     return reader;
+}
+
+// "NOPERM this user has no permissions to run the 'evalsha' command" (Redis 7; Redis 6 says
+// "User x has no permissions...") becomes "permission denied for EVALSHA by ACL (...)".
+QString aclDenial(const QByteArray &error)
+{
+    const QString text = QString::fromUtf8(error);
+    QString what = QStringLiteral("this request");
+    const qsizetype run = text.indexOf(u"run the '");
+    if (run >= 0) {
+        const qsizetype from = run + 9;
+        const qsizetype to = text.indexOf(u'\'', from);
+        if (to > from)
+            what = text.mid(from, to - from).toUpper();
+    } else if (text.contains(u"keys")) {
+        what = QStringLiteral("the lock's keys");
+    } else if (text.contains(u"channel")) {
+        what = QStringLiteral("the channel");
+    }
+    return QStringLiteral("permission denied for %1 by ACL (%2)").arg(what, text);
+}
+
+// The run_id line of an INFO server reply.
+QByteArray runIdOf(const QByteArray &info)
+{
+    const QByteArray field = QByteArrayLiteral("run_id:");
+    const qsizetype at = info.indexOf(field);
+    if (at < 0)
+        return QByteArray();
+    const qsizetype from = at + field.size();
+    qsizetype to = from;
+    while (to < info.size() && info.at(to) != '\r' && info.at(to) != '\n')
+        ++to;
+    return info.mid(from, to - from).trimmed();
+}
+
+// A keyless script run in every handshake that loads scripts: tells at once whether the ACL
+// lets this user run scripts, rather than after a lock was taken with SET and could then be
+// neither extended nor released.
+const RedisScript &probeScript()
+{
+    static const RedisScript probe(QByteArrayLiteral("return 1"));
+    return probe;
 }
 
 } // namespace
@@ -280,14 +360,20 @@ void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending &&pending)
         armDeadlineTimer();
 }
 
+bool RedisConnection::bytesWaitingInKernel() const
+{
+    qintptr fd = -1;
+    if (auto *socket = qobject_cast<QAbstractSocket *>(m_device))
+        fd = socket->socketDescriptor();
+    else if (auto *local = qobject_cast<QLocalSocket *>(m_device))
+        fd = local->socketDescriptor();
+    int pending = 0;
+    return fd >= 0 && ::ioctl(int(fd), FIONREAD, &pending) == 0 && pending > 0;
+}
+
 qint64 RedisConnection::deadlineAfter(int timeoutMs) const
 {
     return monotonicNs() + qint64(timeoutMs < 0 ? m_options.requestTimeoutMs : timeoutMs) * NsPerMs;
-}
-
-int RedisConnection::stallTimeoutMs() const
-{
-    return m_options.stallTimeoutMs > 0 ? m_options.stallTimeoutMs : std::max(1000, 3 * m_options.requestTimeoutMs);
 }
 
 void RedisConnection::writeCommand(const QList<QByteArray> &argv, WriteTo to)
@@ -353,7 +439,7 @@ void RedisConnection::startConnecting()
     }
     if (m_reader)
         redisReaderFree(m_reader);
-    m_reader = createReader();
+    m_reader = createReader(&m_budget);
     m_handshakeRemaining = 0;
     setState(State::Connecting);
     m_connectTimer.start(m_options.connectTimeoutMs);
@@ -468,7 +554,11 @@ void RedisConnection::onTransportConnected()
     // The handshake goes first on the wire; user commands queued meanwhile follow it.
     std::deque<Pending> waiting;
     waiting.swap(m_inflight);
-    const qint64 deadline = monotonicNs() + qint64(m_options.connectTimeoutMs) * NsPerMs;
+    // The handshake is a few pipelined commands: it gets the time of two requests (within
+    // the connect timeout), so that a path that swallows replies costs little more than a
+    // request's deadline before the next attempt.
+    const int handshakeMs = std::min(m_options.connectTimeoutMs, 2 * std::max(1, m_options.requestTimeoutMs));
+    const qint64 deadline = monotonicNs() + qint64(handshakeMs) * NsPerMs;
     const auto step = [&](HandshakeStep s, const QList<QByteArray> &argv) {
         Pending p;
         p.handshakeStep = s;
@@ -485,8 +575,17 @@ void RedisConnection::onTransportConnected()
     }
     if (m_endpoint.database() != 0)
         step(SelectStep, { QByteArrayLiteral("SELECT"), QByteArray::number(m_endpoint.database()) });
+    // Who the server is: one process reached under two URLs must not vote twice.
+    m_handshakeServerId.clear();
+    m_scriptsRefused.clear();
+    step(InfoStep, { QByteArrayLiteral("INFO"), QByteArrayLiteral("server") });
     for (const RedisScript &script : std::as_const(m_startupScripts))
         step(ScriptLoadStep, { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source() });
+    if (!m_startupScripts.isEmpty()) {
+        const RedisScript &probe = probeScript();
+        step(ScriptLoadStep, { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), probe.source() });
+        step(ScriptProbeStep, { QByteArrayLiteral("EVALSHA"), probe.sha1(), QByteArrayLiteral("0") });
+    }
     for (Pending &p : waiting)
         m_inflight.push_back(std::move(p));
 
@@ -498,6 +597,12 @@ void RedisConnection::onTransportConnected()
 
 void RedisConnection::finishHandshake()
 {
+    if (!m_scriptsRefused.isEmpty()) {
+        // Commands queued meanwhile are still in the outbox: nothing was set on this server.
+        dropConnection(RedisFailure::Auth, m_scriptsRefused, true);
+        return;
+    }
+    m_serverId = m_handshakeServerId;
     m_connectTimer.stop();
     m_reconnectAttempts = 0;
     m_lastError.clear();
@@ -523,12 +628,26 @@ void RedisConnection::handleHandshakeReply(const Pending &pending, const RedisVa
                            QStringLiteral("SELECT %1 failed: %2").arg(m_endpoint.database()).arg(text), true);
             return;
         default:
-            if (startsWith(value, "NOAUTH") || startsWith(value, "NOPERM"))
+            if (startsWith(value, "NOAUTH") || startsWith(value, "WRONGPASS")) {
                 dropConnection(RedisFailure::Auth, QStringLiteral("authentication required: %1").arg(text), true);
-            else // a failed SCRIPT LOAD only costs a NOSCRIPT fallback later
+                return;
+            }
+            if (pending.handshakeStep == InfoStep) {
+                qCWarning(lcConnection).noquote() << describe() << "does not tell its run_id (" << text
+                                                  << "): a second URL of the same server cannot be detected";
+            } else if (pending.handshakeStep == ScriptProbeStep) {
+                if (startsWith(value, "NOPERM")) // reported when the handshake ends, as an ACL failure
+                    m_scriptsRefused = aclDenial(value.string);
+                // NOSCRIPT: SCRIPT LOAD was refused; scripts then go as EVAL on demand.
+            } else if (startsWith(value, "NOPERM")) {
+                qCDebug(lcConnection).noquote() << describe() << "SCRIPT LOAD refused:" << aclDenial(value.string);
+            } else { // a failed SCRIPT LOAD only costs a NOSCRIPT fallback later
                 qCWarning(lcConnection) << describe() << "SCRIPT LOAD failed:" << text;
+            }
             break;
         }
+    } else if (pending.handshakeStep == InfoStep) {
+        m_handshakeServerId = runIdOf(value.string);
     }
     if (m_state == State::Handshaking && --m_handshakeRemaining == 0)
         finishHandshake();
@@ -536,23 +655,24 @@ void RedisConnection::handleHandshakeReply(const Pending &pending, const RedisVa
 
 void RedisConnection::onReadyRead()
 {
-    if (!m_device || !m_reader)
-        return;
+    // Replies are taken out after every chunk, so that at most MaxReplyBytes plus one chunk
+    // is ever buffered, however fast the server sends.
+    QPointer<RedisConnection> self(this);
+    const quint64 epoch = m_epoch;
     char buffer[16384];
-    for (;;) {
+    while (self && epoch == m_epoch && m_device && m_reader) {
         const qint64 n = m_device->read(buffer, sizeof buffer);
         if (n <= 0)
             break;
-        if (redisReaderFeed(m_reader, buffer, size_t(n)) != REDIS_OK)
-            break; // reported by processReplies()
+        redisReaderFeed(m_reader, buffer, size_t(n)); // a failure is reported by processReplies()
+        processReplies();
     }
-    processReplies();
 }
 
 void RedisConnection::injectIncomingForTesting(const QByteArray &bytes)
 {
     if (!m_reader)
-        m_reader = createReader();
+        m_reader = createReader(&m_budget);
     redisReaderFeed(m_reader, bytes.constData(), size_t(bytes.size()));
     processReplies();
 }
@@ -563,7 +683,18 @@ void RedisConnection::processReplies()
     QPointer<RedisConnection> self(this);
     while (self && epoch == m_epoch && m_reader) {
         void *raw = nullptr;
-        if (redisReaderGetReply(m_reader, &raw) != REDIS_OK) {
+        const bool failed = redisReaderGetReply(m_reader, &raw) != REDIS_OK;
+        const bool tooLarge = m_budget.exceeded || qsizetype(m_reader->len - m_reader->pos) > MaxReplyBytes;
+        if (tooLarge) {
+            if (raw)
+                freeReplyObject(raw);
+            dropConnection(RedisFailure::Protocol,
+                           QStringLiteral("protocol error: a reply larger than %1 KiB (a lock reply is a few "
+                                          "hundred bytes; is this a Redis server?)").arg(MaxReplyBytes / 1024),
+                           true);
+            return;
+        }
+        if (failed) {
             const QString message = QStringLiteral("protocol error: %1 (is this a Redis server?)")
                                             .arg(QString::fromUtf8(m_reader->errstr));
             dropConnection(RedisFailure::Protocol, message, true);
@@ -571,6 +702,7 @@ void RedisConnection::processReplies()
         }
         if (!raw)
             return;
+        m_budget = ReplyBudget(); // the next reply starts afresh
         RedisValue value = toValue(static_cast<redisReply *>(raw));
         freeReplyObject(raw);
         dispatch(std::move(value));
@@ -605,7 +737,10 @@ void RedisConnection::dispatch(RedisValue &&value)
     }
 
     RedisReply reply;
-    if (startsWith(value, "NOAUTH") || startsWith(value, "WRONGPASS") || startsWith(value, "NOPERM")) {
+    if (startsWith(value, "NOPERM")) {
+        reply.failure = RedisFailure::Auth;
+        reply.errorString = QStringLiteral("%1: %2").arg(describe(), aclDenial(value.string));
+    } else if (startsWith(value, "NOAUTH") || startsWith(value, "WRONGPASS")) {
         reply.failure = RedisFailure::Auth;
         reply.errorString = QStringLiteral("%1: %2").arg(describe(), QString::fromUtf8(value.string));
     } else if (value.isError()) {
@@ -702,12 +837,10 @@ void RedisConnection::armDeadlineTimer()
         if (!p.done && p.deadlineNs < earliest)
             earliest = p.deadlineNs;
     }
-    // Also wake up to check whether the oldest reply is so late that the connection is stalled.
-    const int stallMs = stallTimeoutMs();
-    if (!m_inflight.empty()) {
-        const qint64 stallAt = m_inflight.front().deadlineNs + qint64(stallMs) * NsPerMs;
-        earliest = std::min(earliest, stallAt);
-    }
+    // The oldest request also when it timed out already (a later one with a shorter deadline
+    // may have been told first): its deadline decides when the connection is given up.
+    if (!m_inflight.empty())
+        earliest = std::min(earliest, m_inflight.front().deadlineNs);
     if (earliest == LLONG_MAX) {
         m_deadlineTimer.stop();
         return;
@@ -719,17 +852,29 @@ void RedisConnection::armDeadlineTimer()
 
 void RedisConnection::onDeadlineTimer()
 {
-    const qint64 now = monotonicNs();
-    const int stallMs = stallTimeoutMs();
-    if (!m_inflight.empty() && now >= m_inflight.front().deadlineNs + qint64(stallMs) * NsPerMs) {
-        dropConnection(RedisFailure::Timeout,
-                       QStringLiteral("no reply for %1 ms: server stalled").arg(stallMs), true);
+    // Replies that arrived while the event loop was held up (a long slot, a paused process)
+    // were in time: when bytes wait to be read, the deadlines are judged after the read
+    // notifier had its turn (a few passes at most, so a peer that never stops sending
+    // cannot postpone them for ever).
+    if (!m_inflight.empty() && monotonicNs() >= m_inflight.front().deadlineNs && m_deferredJudgements < 3
+        && (m_device && (m_device->bytesAvailable() > 0 || bytesWaitingInKernel()))) {
+        ++m_deferredJudgements;
+        m_deadlineTimer.start(0);
         return;
     }
-    const bool handshakeLate = m_state == State::Handshaking && !m_inflight.empty()
-            && m_inflight.front().handshakeStep != NoStep && now >= m_inflight.front().deadlineNs;
-    if (handshakeLate) {
-        dropConnection(RedisFailure::Timeout, QStringLiteral("handshake timed out"), true);
+    m_deferredJudgements = 0;
+    const qint64 now = monotonicNs();
+    if (!m_inflight.empty() && now >= m_inflight.front().deadlineNs) {
+        // Replies come in request order: when the oldest request has none by its deadline,
+        // the server stalled or a reply was swallowed on the way. In the second case every
+        // later reply would be matched to the wrong request, so the connection is given up
+        // and made anew; every pending request fails with a timeout.
+        const bool handshake = m_inflight.front().handshakeStep != NoStep;
+        dropConnection(RedisFailure::Timeout,
+                       handshake ? QStringLiteral("handshake timed out")
+                                 : QStringLiteral("no reply within the deadline (the connection may be out of "
+                                                  "step: reconnecting)"),
+                       true);
         return;
     }
     // Collect the expired requests first: a callback may send new requests or close us.

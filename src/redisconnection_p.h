@@ -38,6 +38,14 @@ private:
     QByteArray m_sha1; // lowercase hex
 };
 
+// What the reply being read has used so far (see RedisConnection::MaxReplyBytes); hiredis's
+// reply builders reach it through the reader's privdata.
+struct ReplyBudget
+{
+    qsizetype used = 0;
+    bool exceeded = false;
+};
+
 class RedisConnection : public QObject
 {
     Q_OBJECT
@@ -51,7 +59,6 @@ public:
     {
         int connectTimeoutMs = 2000;  // TCP/TLS connect + handshake
         int requestTimeoutMs = 1000;  // default deadline of a request
-        int stallTimeoutMs = 0;       // drop the connection when a reply is this late (0: 3 x request timeout, >= 1 s)
         int reconnectMinMs = 50;      // first reconnect delay; also the least time between on-demand attempts
         int reconnectMaxMs = 2000;    // cap of the exponential backoff
     };
@@ -68,6 +75,14 @@ public:
     // The reason of the last failure (connect, auth, TLS, protocol...), empty after a good handshake.
     QString lastError() const { return m_lastError; }
     int pendingCount() const { return int(m_inflight.size()); }
+    // The server's run_id (INFO server, read in every handshake): the same for every URL that
+    // reaches one redis-server process. Empty before the first handshake, or when INFO is denied.
+    QByteArray serverId() const { return m_serverId; }
+
+    // The most a reply may occupy while it is read (raw bytes buffered plus the values built
+    // from them). Lock replies are a few hundred bytes; a server that sends more is dropped
+    // with a protocol error, so memory stays bounded whatever it sends.
+    static constexpr qsizetype MaxReplyBytes = 512 * 1024;
 
     // Scripts loaded with SCRIPT LOAD during every handshake (saves a NOSCRIPT round trip).
     void addStartupScript(const RedisScript &script);
@@ -79,7 +94,7 @@ public:
 
     // Queues one command. timeoutMs < 0: the default request timeout.
     // While the connection waits to reconnect after an outage (connect failure, dropped
-    // connection, stall), a request starts the next attempt at once if the last one began at
+    // connection, a request that timed out), a request starts the next attempt at once if the last one began at
     // least reconnectMinMs ago, and waits for it like any request sent before the handshake;
     // otherwise, and after AUTH/TLS/protocol failures, it fails at once (through the event
     // loop) with the reason of that failure: a dead server costs nothing.
@@ -106,7 +121,7 @@ private:
         quint8 handshakeStep = 0;           // 0: user request; else a handshake step
         bool done = false;                  // callback already called (timed out): discard the reply
     };
-    enum HandshakeStep : quint8 { NoStep = 0, AuthStep, SelectStep, ScriptLoadStep };
+    enum HandshakeStep : quint8 { NoStep = 0, AuthStep, SelectStep, InfoStep, ScriptLoadStep, ScriptProbeStep };
 
     void enqueue(const QList<QByteArray> &argv, Pending &&pending);
     void startConnecting();
@@ -122,8 +137,8 @@ private:
     void scheduleReconnect();
     bool reconnectOnDemand() const;
     void armDeadlineTimer();
-    qint64 deadlineAfter(int timeoutMs) const; // timeoutMs < 0: the default request timeout
-    int stallTimeoutMs() const;
+    qint64 deadlineAfter(int timeoutMs) const;
+    bool bytesWaitingInKernel() const; // timeoutMs < 0: the default request timeout
     void onDeadlineTimer();
     void setState(State state);
     // Handshake steps go to the socket at once; user commands wait in the outbox until ready.
@@ -150,6 +165,11 @@ private:
     qint64 m_lastAttemptNs = 0;       // monotonicNs() when the last connect attempt began
     quint64 m_epoch = 0;              // bumped whenever the transport is torn down
     int m_handshakeRemaining = 0;
+    int m_deferredJudgements = 0;     // deadline checks put off for unread bytes in a row
+    QByteArray m_serverId;
+    QByteArray m_handshakeServerId;   // read during the current handshake, published when it ends
+    QString m_scriptsRefused;         // set during a handshake whose script probe was refused by ACL
+    ReplyBudget m_budget;
 };
 
 // Monotonic clock in nanoseconds shared by the library's timing code.

@@ -307,7 +307,7 @@ void tst_Qml::handlers_onLost()
             property int lostCount: 0
             property int expiredCount: 0
             property bool lockedInHandler: true
-            property LockManager servers: LockManager { servers: serverUrls }
+            property LockManager servers: LockManager { servers: serverUrls; serverTimeout: 100 }
             property DistributedLock lock: DistributedLock {
                 manager: servers
                 resource: "tst-qml:lost"
@@ -429,11 +429,11 @@ void tst_Qml::singletonJob_cancelledAndFailed()
             property string failure
             property int cancels: 0
             property bool runningInCancel: true
-            property LockManager m: LockManager { servers: serverUrls }
+            property LockManager m: LockManager { servers: serverUrls; serverTimeout: 100 }
             property SingletonJob stuck: SingletonJob {
                 manager: m
                 resource: "tst-qml:stuck"
-                lockAtMostFor: 400
+                lockAtMostFor: 500
                 onCancelled: { cancels++; runningInCancel = running }
             }
             property SingletonJob failing: SingletonJob {

@@ -4,7 +4,10 @@
 #include <QtCore/QHash>
 #include <QtCore/QSet>
 
+#include <QRedlock/LockManager>
 #include <QRedlock/RedisEndpoint>
+
+#include <cmath>
 
 namespace QRedlockCli {
 
@@ -18,11 +21,16 @@ const char Description[] = R"(Runs a command while holding a Redlock distributed
   qredlock status  [options] --resource R [--json]
   qredlock release [options] --resource R --token T
 
-run      acquires the lock (renewed automatically), runs COMMAND with QREDLOCK_RESOURCE,
-         QREDLOCK_TOKEN (and QREDLOCK_FENCING_TOKEN with --fencing) in its environment,
-         forwards SIGINT/SIGTERM/SIGHUP to it and releases the lock when it exits. If the
-         lock is lost, or cannot be renewed before its last third, COMMAND gets SIGTERM at
-         once and SIGKILL after --kill-after.
+run      acquires the lock (renewed automatically) and runs COMMAND, in a process group of
+         its own, with QREDLOCK_RESOURCE, QREDLOCK_TOKEN (and QREDLOCK_FENCING_TOKEN with
+         --fencing) in its environment. Like an inherited flock(1) descriptor, the lock is
+         held until COMMAND and every process it started have ended, also those it left
+         in the background (qredlock is their child subreaper). SIGINT, SIGTERM and SIGHUP
+         sent to qredlock are passed on once to all of them, SIGKILL follows after
+         --kill-after. If the lock is lost, or cannot be renewed before its last third,
+         they all get SIGTERM at once and SIGKILL after --kill-after. In the foreground of
+         a terminal, COMMAND gets the terminal: Ctrl-C reaches it directly (once), Ctrl-Z
+         suspends it and qredlock.
 status   shows, per server, whether the key exists, its holder (shortened) and its PTTL,
          and the verdict: held (by a quorum), free, split or unknown.
 release  deletes the key on every server where it still holds the given token (for
@@ -30,14 +38,19 @@ release  deletes the key on every server where it still holds the given token (f
 
 const char Epilog[] = R"(
 Exit status:
-  run      the command's own status (128+N if it died by signal N) when it ran to the end
-           holding the lock; 75 lock not acquired; 69 lock lost or expired while the command
-           ran; 126 command not executable; 127 command not found; 128+N when qredlock got
-           signal N while still waiting for the lock.
-  status   0 verdict held, free or split; 69 too few servers answered to tell.
+  run      the command's own status (128+N if it died by signal N) when it, and all it
+           started, ran to the end holding the lock; 75 not acquired: a quorum of servers
+           answered and the lock is held elsewhere; 69 lock lost or expired while the
+           command (or a process it started) ran; 126 command not executable; 127 command
+           not found; 128+N when qredlock got signal N while still waiting for the lock.
+  status   0 verdict held, free or split; 68 (77, 76) too few usable answers to tell.
   release  0 removed on at least one server, or absent everywhere; 65 nothing removed: the
-           key is held under another token; 69 nothing removed and some server unreachable.
-  all      64 bad usage (one line on stderr); 70 internal error.
+           key is held under another token; 68 (77, 76) nothing removed and some server
+           gave no usable answer.
+  all      68 too few servers answered (unreachable, timed out); 77 credentials or ACL
+           refused by too many servers; 76 protocol or TLS failure on too many servers;
+           64 bad usage, e.g. a --ttl too short to be renewed (one line on stderr);
+           70 internal error.
 
 Environment:
   QREDLOCK_SERVERS  comma-separated server URLs, used when no --server is given.
@@ -88,6 +101,16 @@ QString collectServers(const QStringList &given, const QString &origin, QStringL
     return QString();
 }
 
+// The shortest TTL whose lease can be renewed in time: 4 x serverTimeout plus the clock-drift
+// allowance (ttl * driftFactor + 2 ms), solved for ttl. LockManager will own this formula
+// (LockManager::minimumTtl(), which refuses shorter TTLs with InvalidArgument); until that is
+// on main the tool computes the same from the manager's defaults. Then: setServerTimeout() on
+// `defaults` below and use defaults.minimumTtl().
+int minimumTtl(int serverTimeout, double driftFactor)
+{
+    return int(std::ceil((4.0 * serverTimeout + 2.0) / (1.0 - driftFactor)));
+}
+
 CommandLine usageError(const QString &message)
 {
     CommandLine result;
@@ -119,7 +142,8 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
     const QCommandLineOption resource = option("resource",
             "The name of the lock (the Redis key, after --key-prefix).", "--resource nightly-backup", "name");
     const QCommandLineOption ttl = option("ttl",
-            "Lease time in ms; renewed every third of it while the command runs. Default 30000.", "--ttl 60000", "ms");
+            "Lease time in ms; renewed every third of it while the command runs. Default 30000. "
+            "At least (4 x --server-timeout + 2) / 0.99: 1013 with the defaults.", "--ttl 60000", "ms");
     const QCommandLineOption wait = option("wait",
             "Keep trying to acquire for up to this long; 0 makes one attempt. Default 0.", "--wait 600000", "ms");
     const QCommandLineOption retryDelay = option("retry-delay",
@@ -132,7 +156,8 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
     const QCommandLineOption fencing = option("fencing",
             "Also obtain a strictly increasing fencing token, passed as QREDLOCK_FENCING_TOKEN.", "--fencing");
     const QCommandLineOption killAfter = option("kill-after",
-            "When the lock is lost: grace between SIGTERM and SIGKILL to the command. Default 5000.",
+            "When the lock is lost, or qredlock gets SIGTERM, SIGINT or SIGHUP: grace between that signal "
+            "to the command's processes and SIGKILL to those left. Default 5000.",
             "--kill-after 10000", "ms");
     const QCommandLineOption keyPrefix = option("key-prefix",
             "Prepended to the resource to form the Redis key. Default: none.", "--key-prefix locks:", "prefix");
@@ -239,9 +264,15 @@ CommandLine parseCommandLine(const QStringList &arguments, const QString &enviro
             return usageError(QStringLiteral("--%1 must be %2, got '%3'")
                                       .arg(n.option.names().constLast(), QLatin1String(n.expected), value));
     }
-    // The library's clock-drift allowance is ttl * 1% + 2 ms; a TTL below it can never be valid.
-    if (s.ttl < 3)
-        return usageError(QStringLiteral("--ttl %1 is too short: the clock-drift allowance alone is 2 ms").arg(s.ttl));
+    if (s.subcommand == Subcommand::Run) { // status and release ignore --ttl
+        const QRedlock::LockManager defaults;
+        const int serverTimeout = s.serverTimeout > 0 ? s.serverTimeout : defaults.serverTimeout();
+        const int minimum = minimumTtl(serverTimeout, defaults.driftFactor());
+        if (s.ttl < minimum) {
+            return usageError(QStringLiteral("--ttl %1 ms is too short to be renewed in time: at least %2 ms with "
+                                             "--server-timeout %3").arg(s.ttl).arg(minimum).arg(serverTimeout));
+        }
+    }
 
     if (!parser.isSet(resource))
         return usageError(QStringLiteral("missing --resource (the name of the lock)"));

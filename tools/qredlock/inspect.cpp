@@ -42,11 +42,44 @@ QString shorten(const QByteArray &value)
     return value.size() > 8 ? out + QStringLiteral("...") : out;
 }
 
+// The exit status when too few servers gave a usable answer to decide: 68 when those that
+// were unreachable or timed out are too many for a quorum on their own; otherwise the
+// refusals decided it: 77 for credentials or ACL, 76 for protocol or TLS failures
+// (whichever more servers gave; 77 on a tie).
+int failureExitCode(int unreachable, int auth, int protocol, int total, int quorum)
+{
+    if (unreachable > total - quorum || (auth == 0 && protocol == 0))
+        return ExitNoQuorum;
+    return auth >= protocol ? ExitNoPermission : ExitProtocol;
+}
+
+struct FailureCounts
+{
+    int unreachable = 0;
+    int auth = 0;
+    int protocol = 0;
+
+    void add(RespClient::Failure f)
+    {
+        unreachable += f == RespClient::Failure::Unreachable ? 1 : 0;
+        auth += f == RespClient::Failure::Auth ? 1 : 0;
+        protocol += f == RespClient::Failure::Protocol ? 1 : 0;
+    }
+    int exitCode(int total, int quorum) const { return failureExitCode(unreachable, auth, protocol, total, quorum); }
+};
+
+bool isWrongType(const RespValue &v)
+{
+    return v.type == RespValue::Type::Error && v.text.startsWith("WRONGTYPE");
+}
+
 // What status learnt about one server.
 struct ServerView
 {
     QString server;
-    bool reachable = false;
+    bool reachable = false; // every command got a reply
+    bool answered = false;  // ... and none was an error that leaves the key's state unknown
+    RespClient::Failure failure = RespClient::Failure::None;
     bool exists = false;
     QByteArray holder;     // the key's value, when it is a string
     qint64 pttl = -2;      // -2: no key, -1: no expiry
@@ -60,17 +93,28 @@ ServerView viewOf(const RespClient &client)
     v.server = client.endpoint().toString();
     if (!client.succeeded()) {
         v.error = client.errorString();
+        v.failure = client.failure();
         return v;
     }
     v.reachable = true;
     const RespValue &get = client.replies().at(0);
     const RespValue &pttl = client.replies().at(1);
     const RespValue &fence = client.replies().at(2);
+    // An error (NOAUTH, NOPERM, LOADING, ...) says nothing about the key: no answer. Only
+    // WRONGTYPE does: something else lives under this key.
+    for (const RespValue *r : { &get, &pttl, &fence }) {
+        if (r->type == RespValue::Type::Error && !isWrongType(*r)) {
+            v.error = QString::fromUtf8(r->text);
+            v.failure = RespClient::failureOf(r->text);
+            return v;
+        }
+    }
+    v.answered = true;
     if (get.type == RespValue::Type::String) {
         v.exists = true;
         v.holder = get.text;
-    } else if (get.type == RespValue::Type::Error) {
-        v.exists = true; // e.g. WRONGTYPE: something else lives under this key
+    } else if (isWrongType(get)) {
+        v.exists = true;
         v.error = QString::fromUtf8(get.text);
     }
     if (pttl.type == RespValue::Type::Integer)
@@ -125,9 +169,11 @@ int ServerSweep::reportStatus() const
     QHash<QByteArray, int> holders;
     int answered = 0;
     bool anyKey = false;
+    FailureCounts failures;
     for (const RespClient *c : m_clients) {
         const ServerView v = viewOf(*c);
-        answered += v.reachable ? 1 : 0;
+        answered += v.answered ? 1 : 0;
+        failures.add(v.failure);
         anyKey = anyKey || v.exists;
         if (v.exists && v.error.isEmpty())
             ++holders[v.holder];
@@ -170,7 +216,7 @@ int ServerSweep::reportStatus() const
             QJsonObject o;
             o.insert(QStringLiteral("server"), v.server);
             o.insert(QStringLiteral("reachable"), v.reachable);
-            o.insert(QStringLiteral("exists"), v.reachable ? QJsonValue(v.exists) : QJsonValue());
+            o.insert(QStringLiteral("exists"), v.answered ? QJsonValue(v.exists) : QJsonValue());
             o.insert(QStringLiteral("holder"), v.exists && v.error.isEmpty() ? QJsonValue(shorten(v.holder)) : QJsonValue());
             o.insert(QStringLiteral("pttl"), v.exists && v.pttl >= -1 ? QJsonValue(v.pttl) : QJsonValue());
             o.insert(QStringLiteral("fencingCounter"), v.fencing >= 0 ? QJsonValue(v.fencing) : QJsonValue());
@@ -208,7 +254,7 @@ int ServerSweep::reportStatus() const
         printLine(QStringLiteral("verdict: %1 (%2)").arg(verdict, detail));
     }
     std::fflush(stdout);
-    return verdict == QLatin1String("unknown") ? ExitUnavailable : ExitSuccess;
+    return verdict == QLatin1String("unknown") ? failures.exitCode(total, quorum()) : ExitSuccess;
 }
 
 // ---- release -----------------------------------------------------------------------------
@@ -218,16 +264,23 @@ int ServerSweep::reportRelease() const
     int removed = 0;
     int absent = 0;
     int foreign = 0;     // held under another token, or not a lock value at all
-    int unreachable = 0;
+    int failed = 0;      // no usable answer
+    FailureCounts failures;
     QStringList lines;
     for (const RespClient *c : m_clients) {
         QString outcome;
         if (!c->succeeded()) {
-            ++unreachable;
+            ++failed;
+            failures.add(c->failure());
             outcome = QStringLiteral("unreachable: %1").arg(c->errorString());
         } else {
             const RespValue &r = c->replies().constFirst();
-            if (r.type == RespValue::Type::Integer && r.integer == 1) {
+            if (r.type == RespValue::Type::Error && !isWrongType(r)) {
+                // NOAUTH, NOPERM, READONLY, LOADING, ...: the key's state is unknown there.
+                ++failed;
+                failures.add(RespClient::failureOf(r.text));
+                outcome = QStringLiteral("error: %1").arg(QString::fromUtf8(r.text));
+            } else if (r.type == RespValue::Type::Integer && r.integer == 1) {
                 ++removed;
                 outcome = QStringLiteral("removed");
             } else if (r.type == RespValue::Type::Integer && r.integer == 0) {
@@ -254,10 +307,10 @@ int ServerSweep::reportRelease() const
     } else if (foreign > 0) {
         code = ExitDataError;
         summary = QStringLiteral("nothing released: '%1' is held under another token").arg(m_settings.resource);
-    } else if (unreachable > 0) {
-        code = ExitUnavailable;
+    } else if (failed > 0) {
+        code = failures.exitCode(total, quorum());
         summary = QStringLiteral("nothing released: '%1' is absent on the servers that answered, but %2 of %3 did not")
-                          .arg(m_settings.resource).arg(unreachable).arg(total);
+                          .arg(m_settings.resource).arg(failed).arg(total);
     } else {
         summary = QStringLiteral("'%1' was already absent on all %2 servers: nothing to release")
                           .arg(m_settings.resource).arg(total);

@@ -89,7 +89,7 @@ RespClient::RespClient(const RedisEndpoint &endpoint, int timeoutMs, QObject *pa
 {
     m_deadline.setSingleShot(true);
     connect(&m_deadline, &QTimer::timeout, this,
-            [this] { fail(QStringLiteral("no answer within %1 ms").arg(m_timeoutMs)); });
+            [this] { fail(QStringLiteral("no answer within %1 ms").arg(m_timeoutMs), Failure::Unreachable); });
 }
 
 RespClient::~RespClient()
@@ -130,14 +130,15 @@ void RespClient::connectTransport()
         m_device = local;
         connect(local, &QLocalSocket::connected, this, &RespClient::onConnected);
         connect(local, &QLocalSocket::readyRead, this, &RespClient::onReadyRead);
-        connect(local, &QLocalSocket::errorOccurred, this, [this, local] { fail(local->errorString()); });
+        connect(local, &QLocalSocket::errorOccurred, this,
+                [this, local] { fail(local->errorString(), Failure::Unreachable); });
         local->connectToServer(m_endpoint.socketPath());
         return;
     }
     QAbstractSocket *socket = nullptr;
     if (m_endpoint.isTls()) {
         if (!QSslSocket::supportsSsl()) {
-            fail(QStringLiteral("TLS is not available (no TLS backend)"));
+            fail(QStringLiteral("TLS is not available (no TLS backend)"), Failure::Protocol);
             return;
         }
         auto *ssl = new QSslSocket(this);
@@ -145,7 +146,7 @@ void RespClient::connectTransport()
         m_device = ssl;
         const QString problem = configureTls(ssl, m_endpoint);
         if (!problem.isEmpty()) {
-            fail(problem);
+            fail(problem, Failure::Protocol);
             return;
         }
         connect(ssl, &QSslSocket::encrypted, this, &RespClient::onConnected);
@@ -161,8 +162,10 @@ void RespClient::connectTransport()
         connect(socket, &QAbstractSocket::connected, this, &RespClient::onConnected);
     }
     connect(socket, &QAbstractSocket::readyRead, this, &RespClient::onReadyRead);
-    connect(socket, &QAbstractSocket::errorOccurred, this, [this, socket] {
-        fail(m_tlsError.isEmpty() ? socket->errorString() : m_tlsError);
+    connect(socket, &QAbstractSocket::errorOccurred, this, [this, socket](QAbstractSocket::SocketError error) {
+        const bool tls = !m_tlsError.isEmpty() || error == QAbstractSocket::SslHandshakeFailedError
+                || error == QAbstractSocket::SslInternalError || error == QAbstractSocket::SslInvalidUserDataError;
+        fail(m_tlsError.isEmpty() ? socket->errorString() : m_tlsError, tls ? Failure::Protocol : Failure::Unreachable);
     });
     if (auto *ssl = qobject_cast<QSslSocket *>(socket))
         ssl->connectToHostEncrypted(m_endpoint.host(), m_endpoint.port(), m_endpoint.serverName());
@@ -187,13 +190,14 @@ void RespClient::onReadyRead()
         return;
     const QByteArray bytes = m_device->readAll();
     if (redisReaderFeed(m_reader, bytes.constData(), size_t(bytes.size())) != REDIS_OK) {
-        fail(QStringLiteral("protocol error: %1").arg(QString::fromUtf8(m_reader->errstr)));
+        fail(QStringLiteral("protocol error: %1").arg(QString::fromUtf8(m_reader->errstr)), Failure::Protocol);
         return;
     }
     for (;;) {
         void *raw = nullptr;
         if (redisReaderGetReply(m_reader, &raw) != REDIS_OK) {
-            fail(QStringLiteral("protocol error: %1 (is this a Redis server?)").arg(QString::fromUtf8(m_reader->errstr)));
+            fail(QStringLiteral("protocol error: %1 (is this a Redis server?)").arg(QString::fromUtf8(m_reader->errstr)),
+                 Failure::Protocol);
             return;
         }
         if (!raw)
@@ -203,9 +207,10 @@ void RespClient::onReadyRead()
         const int index = m_received++;
         if (index < m_handshakeCount) {
             if (value.type == RespValue::Type::Error) {
-                fail(QStringLiteral("%1 refused: %2")
-                             .arg(index == 0 && m_endpoint.hasPassword() ? QStringLiteral("AUTH") : QStringLiteral("SELECT"),
-                                  QString::fromUtf8(value.text)));
+                const bool auth = index == 0 && m_endpoint.hasPassword();
+                fail(QStringLiteral("%1 refused: %2").arg(auth ? QStringLiteral("AUTH") : QStringLiteral("SELECT"),
+                                                         QString::fromUtf8(value.text)),
+                     auth ? Failure::Auth : failureOf(value.text));
                 return;
             }
             continue;
@@ -218,11 +223,21 @@ void RespClient::onReadyRead()
     }
 }
 
-void RespClient::fail(const QString &message)
+RespClient::Failure RespClient::failureOf(const QByteArray &errorReply)
+{
+    for (const char *code : { "NOAUTH", "WRONGPASS", "NOPERM" }) {
+        if (errorReply.startsWith(code))
+            return Failure::Auth;
+    }
+    return Failure::Unreachable;
+}
+
+void RespClient::fail(const QString &message, Failure kind)
 {
     if (m_done)
         return;
     m_error = message.isEmpty() ? QStringLiteral("connection failed") : message;
+    m_failure = kind;
     complete();
 }
 

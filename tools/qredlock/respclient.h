@@ -38,6 +38,8 @@ class RespClient : public QObject
 
 public:
     using Command = QList<QByteArray>;
+    // Why a server gave no usable answer, for the exit status (68, 77, 76).
+    enum class Failure { None, Unreachable, Auth, Protocol };
 
     // timeoutMs bounds the whole exchange: connect, handshake and every reply.
     RespClient(const QRedlock::RedisEndpoint &endpoint, int timeoutMs, QObject *parent = nullptr);
@@ -50,6 +52,10 @@ public:
     // True when every command got a reply (a Redis error reply counts as a reply).
     bool succeeded() const { return m_error.isEmpty() && m_replies.size() == m_commandCount; }
     QString errorString() const { return m_error; }
+    Failure failure() const { return m_failure; }
+    // The kind of a Redis error reply: Auth for NOAUTH, WRONGPASS and NOPERM; Unreachable for
+    // the rest (LOADING, READONLY, BUSY, ...: the server did not answer the question).
+    static Failure failureOf(const QByteArray &errorReply);
     const QList<RespValue> &replies() const { return m_replies; }
 
 Q_SIGNALS:
@@ -59,7 +65,7 @@ private:
     void connectTransport();
     void onConnected();
     void onReadyRead();
-    void fail(const QString &message);
+    void fail(const QString &message, Failure kind);
     void complete();
 
     QRedlock::RedisEndpoint m_endpoint;
@@ -73,6 +79,7 @@ private:
     int m_received = 0;
     QList<RespValue> m_replies;
     QString m_error;
+    Failure m_failure = Failure::None;
     QString m_tlsError;        // a certificate problem, reported instead of the bare socket error
     bool m_done = false;
 };

@@ -3,12 +3,10 @@
 #include "exitcodes.h"
 #include "signalwatcher.h"
 
-#include <QtCore/QFileInfo>
-#include <QtCore/QStandardPaths>
+#include <QtCore/QProcessEnvironment>
 
+#include <cerrno>
 #include <csignal>
-#include <sys/prctl.h>
-#include <unistd.h>
 
 using QRedlock::DistributedLock;
 
@@ -25,13 +23,7 @@ RunCommand::RunCommand(const Settings &settings, QObject *parent) : QObject(pare
     });
     m_killTimer.setSingleShot(true);
     m_killTimer.setTimerType(Qt::PreciseTimer);
-    connect(&m_killTimer, &QTimer::timeout, this, [this] {
-        if (m_child.state() == QProcess::NotRunning)
-            return;
-        qCWarning(lcCli).noquote() << "the command did not stop within" << m_settings.killAfter
-                                   << "ms of SIGTERM: sending SIGKILL";
-        m_child.kill();
-    });
+    connect(&m_killTimer, &QTimer::timeout, this, &RunCommand::onKillTimer);
 
     connect(&m_lock, &DistributedLock::acquired, this, &RunCommand::onAcquired);
     connect(&m_lock, &DistributedLock::acquireFailed, this, &RunCommand::onAcquireFailed);
@@ -47,18 +39,8 @@ RunCommand::RunCommand(const Settings &settings, QObject *parent) : QObject(pare
             finishSoon(m_exitCode, 0); // every server answered (or timed out): nothing left to send
     });
 
-    m_child.setProcessChannelMode(QProcess::ForwardedChannels);
-    m_child.setInputChannelMode(QProcess::ForwardedInputChannel);
-    // Should qredlock itself die (SIGKILL, the OOM killer), nobody renews the lock any more:
-    // the kernel then sends the command SIGTERM, as for a lost lock.
-    const pid_t self = ::getpid();
-    m_child.setChildProcessModifier([self] {
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != self) // died before prctl() took effect
-            ::raise(SIGTERM);
-    });
-    connect(&m_child, &QProcess::errorOccurred, this, &RunCommand::onChildError);
-    connect(&m_child, &QProcess::finished, this, &RunCommand::onChildFinished);
+    connect(&m_tree, &ProcessTree::commandEnded, this, &RunCommand::onCommandEnded);
+    connect(&m_tree, &ProcessTree::finished, this, &RunCommand::onTreeFinished);
 }
 
 RunCommand::~RunCommand() = default;
@@ -84,12 +66,18 @@ int RunCommand::start()
     m_lock.setFencing(m_settings.fencing);
     m_lock.setAutoExtend(true);
 
-    m_signals = new SignalWatcher({ SIGINT, SIGTERM, SIGHUP }, this);
+    // SIGCHLD: a child of ours ended (or stopped); the tree reaps it.
+    m_signals = new SignalWatcher({ SIGINT, SIGTERM, SIGHUP, SIGCHLD }, this);
     if (!m_signals->isValid()) {
         qCCritical(lcCli).noquote() << "cannot watch signals:" << m_signals->errorString();
         return ExitSoftware;
     }
     connect(m_signals, &SignalWatcher::received, this, &RunCommand::onSignal);
+    // Orphans of the command become our children, so that we see them end.
+    if (!m_tree.becomeSubreaper()) {
+        qCCritical(lcCli).noquote() << m_tree.errorString();
+        return ExitSoftware;
+    }
 
     qCDebug(lcCli).noquote() << QStringLiteral("acquiring '%1' on %2 servers (quorum %3), ttl %4 ms")
                                         .arg(m_settings.resource).arg(m_manager.serverCount())
@@ -117,25 +105,50 @@ void RunCommand::onAcquired()
         env.insert(QStringLiteral("QREDLOCK_FENCING_TOKEN"), QString::number(m_lock.fencingToken()));
     else
         env.remove(QStringLiteral("QREDLOCK_FENCING_TOKEN")); // never a stale one from an outer qredlock
-    m_child.setProcessEnvironment(env);
-    m_child.setProgram(m_settings.command.first());
-    m_child.setArguments(m_settings.command.mid(1));
     qCDebug(lcCli).noquote() << "starting" << m_settings.command.join(u' ');
+    if (!m_tree.start(m_settings.command, env)) {
+        qCWarning(lcCli).noquote() << QStringLiteral("cannot run '%1': %2").arg(m_settings.command.first(),
+                                                                             m_tree.errorString());
+        m_renewDeadline.stop();
+        const int error = m_tree.execError();
+        releaseAndFinish(error == 0 ? ExitSoftware // fork() or pipe2() failed
+                                    : error == ENOENT || error == ENOTDIR ? ExitNotFound : ExitCannotExecute);
+        return;
+    }
+    qCDebug(lcCli).noquote() << "the command runs as pid" << m_tree.pid() << "in a process group of its own";
     onExtended(); // arms the renewal deadline
-    m_child.start();
+    m_tree.reap(); // it may be gone already (the SIGCHLD record follows anyway)
 }
 
 void RunCommand::onAcquireFailed()
 {
     if (m_phase != Phase::Acquiring)
         return; // the cancellation after a signal: already on the way out
-    if (m_lock.error() == DistributedLock::Error::InvalidArgument) {
+    int code = ExitSoftware;
+    switch (m_lock.error()) {
+    case DistributedLock::Error::Conflict: // a quorum answered and the key is held elsewhere
+        code = ExitTempFail;
+        break;
+    case DistributedLock::Error::NoQuorum:
+    case DistributedLock::Error::Timeout:
+        code = ExitNoQuorum;
+        break;
+    case DistributedLock::Error::AuthError:
+        code = ExitNoPermission;
+        break;
+    case DistributedLock::Error::ProtocolError: // TLS failures included
+        code = ExitProtocol;
+        break;
+    case DistributedLock::Error::InvalidArgument:
         qCCritical(lcCli).noquote() << m_lock.errorString();
         finishSoon(ExitUsage);
         return;
+    case DistributedLock::Error::NoError:
+    case DistributedLock::Error::Cancelled:
+        break;
     }
     qCWarning(lcCli).noquote() << m_lock.errorString();
-    finishSoon(ExitTempFail);
+    finishSoon(code);
 }
 
 void RunCommand::onExtended()
@@ -149,48 +162,60 @@ void RunCommand::onExtended()
     m_renewDeadline.start(std::max(0, validity - m_settings.ttl / 3));
 }
 
+void RunCommand::terminateTree(int sig)
+{
+    const int outside = m_tree.signalAll(sig);
+    qCDebug(lcCli).noquote() << QStringLiteral("sent signal %1 to the command's process group and %2 other processes")
+                                        .arg(sig).arg(outside);
+    if (!m_killTimer.isActive() && !m_killSent)
+        m_killTimer.start(m_settings.killAfter);
+}
+
+void RunCommand::onKillTimer()
+{
+    if (m_phase != Phase::Running || m_tree.isEmpty())
+        return;
+    if (!m_killSent) {
+        qCWarning(lcCli).noquote() << QStringLiteral("%1 processes of the command did not stop within %2 ms: sending SIGKILL")
+                                              .arg(m_tree.descendantCount()).arg(m_settings.killAfter);
+        m_killSent = true;
+    }
+    m_tree.signalAll(SIGKILL);
+    m_killTimer.start(100); // again, for anything forked meanwhile, until nothing is left
+}
+
 void RunCommand::stopChild(const QString &reason)
 {
     if (m_phase != Phase::Running || m_lockGone)
         return;
     m_lockGone = true;
     m_renewDeadline.stop();
-    if (m_child.state() == QProcess::NotRunning)
-        return;
-    qCWarning(lcCli).noquote() << QStringLiteral("%1 - stopping the command (SIGTERM, SIGKILL after %2 ms)")
+    qCWarning(lcCli).noquote() << QStringLiteral("%1 - stopping the command and every process it started "
+                                                 "(SIGTERM, SIGKILL after %2 ms)")
                                           .arg(reason).arg(m_settings.killAfter);
-    m_child.terminate();
-    m_killTimer.start(m_settings.killAfter);
+    terminateTree(SIGTERM);
 }
 
-void RunCommand::onChildError(QProcess::ProcessError error)
+void RunCommand::onCommandEnded(int status)
 {
-    if (error != QProcess::FailedToStart || m_phase != Phase::Running)
-        return;
-    const QString program = m_settings.command.first();
-    const bool found = program.contains(u'/') ? QFileInfo::exists(program)
-                                              : !QStandardPaths::findExecutable(program).isEmpty();
-    qCWarning(lcCli).noquote() << QStringLiteral("cannot run '%1': %2").arg(program, m_child.errorString());
-    m_renewDeadline.stop();
-    releaseAndFinish(found ? ExitCannotExecute : ExitNotFound);
+    qCDebug(lcCli).noquote() << "the command ended with status" << status;
+    if (!m_tree.isEmpty())
+        qCDebug(lcCli).noquote() << "it left processes behind: the lock stays held until they end";
 }
 
-void RunCommand::onChildFinished(int exitCode, QProcess::ExitStatus status)
+void RunCommand::onTreeFinished(int commandStatus)
 {
     if (m_phase != Phase::Running)
         return;
     m_killTimer.stop();
     m_renewDeadline.stop();
-    // On a crash, QProcess reports the signal number as the exit code.
-    const int childStatus = status == QProcess::NormalExit ? exitCode : ExitSignalBase + exitCode;
-    qCDebug(lcCli).noquote() << "the command ended with status" << childStatus;
     if (m_lockGone) {
         qCWarning(lcCli).noquote() << QStringLiteral("the lock did not hold until the command ended: exit status %1 "
-                                                     "(the command's own was %2)").arg(ExitUnavailable).arg(childStatus);
+                                                     "(the command's own was %2)").arg(ExitUnavailable).arg(commandStatus);
         releaseAndFinish(ExitUnavailable);
         return;
     }
-    releaseAndFinish(childStatus);
+    releaseAndFinish(commandStatus);
 }
 
 void RunCommand::releaseAndFinish(int exitCode)
@@ -205,6 +230,10 @@ void RunCommand::releaseAndFinish(int exitCode)
 
 void RunCommand::onSignal(int signalNumber, bool fromTerminal)
 {
+    if (signalNumber == SIGCHLD) {
+        m_tree.reap();
+        return;
+    }
     switch (m_phase) {
     case Phase::Acquiring:
         qCWarning(lcCli).noquote() << "got signal" << signalNumber << "while acquiring" << m_settings.resource
@@ -213,20 +242,15 @@ void RunCommand::onSignal(int signalNumber, bool fromTerminal)
         m_lock.release(); // cancels the attempt and deletes whatever it may have set
         finishSoon(ExitSignalBase + signalNumber);
         return;
-    case Phase::Running: {
-        if (m_child.state() == QProcess::NotRunning)
-            return;
-        const pid_t pid = pid_t(m_child.processId());
-        // A terminal sends Ctrl-C (or a hang-up) to its whole foreground process group: while
-        // the command still shares ours, it got that signal already.
-        if (fromTerminal && ::getpgid(pid) == ::getpgrp()) {
-            qCDebug(lcCli) << "signal" << signalNumber << "came from the terminal: the command has it too";
-            return;
-        }
-        qCDebug(lcCli).noquote() << QStringLiteral("forwarding signal %1 to the command (pid %2)").arg(signalNumber).arg(pid);
-        ::kill(pid, signalNumber);
+    case Phase::Running:
+        // The command is in a process group of its own: a signal for our group (a terminal's
+        // Ctrl-C when we kept the terminal, kill -TERM -PGID) reached us only, so it is passed
+        // on exactly once. When the command has the terminal, its keys never reach us.
+        qCDebug(lcCli).noquote() << QStringLiteral("passing signal %1 (%2) on to every process of the command")
+                                            .arg(signalNumber)
+                                            .arg(fromTerminal ? QStringLiteral("from the terminal") : QStringLiteral("sent to qredlock"));
+        terminateTree(signalNumber);
         return;
-    }
     case Phase::Releasing:
     case Phase::Done:
         qCDebug(lcCli) << "signal" << signalNumber << "ignored: releasing the lock";

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "cli.h"
+#include "processtree.h"
 
 #include <QtCore/QObject>
-#include <QtCore/QProcess>
 #include <QtCore/QTimer>
 
 #include <QRedlock/DistributedLock>
@@ -34,9 +34,13 @@ private:
     void onAcquired();
     void onAcquireFailed();
     void onExtended();
-    void onChildError(QProcess::ProcessError error);
-    void onChildFinished(int exitCode, QProcess::ExitStatus status);
+    void onCommandEnded(int status);
+    void onTreeFinished(int commandStatus);
     void onSignal(int signalNumber, bool fromTerminal);
+    void onKillTimer();
+    // Sends sig to the command and every process it started, and SIGKILL to whatever is
+    // left after --kill-after.
+    void terminateTree(int sig);
     void stopChild(const QString &reason);
     void releaseAndFinish(int exitCode);
     // Emits finished() after graceMs, so that the last requests (the cleanup after a failed or
@@ -46,12 +50,13 @@ private:
     Settings m_settings;
     QRedlock::LockManager m_manager;
     QRedlock::DistributedLock m_lock;
-    QProcess m_child;
+    ProcessTree m_tree;
     QTimer m_renewDeadline;   // fires when the lease is down to its last third, unrenewed
-    QTimer m_killTimer;       // SIGKILL after --kill-after
+    QTimer m_killTimer;       // SIGKILL after --kill-after, then again while anything is left
     SignalWatcher *m_signals = nullptr;
     Phase m_phase = Phase::Acquiring;
-    bool m_lockGone = false;  // lost, expired, or not renewed in time while the child ran
+    bool m_lockGone = false;  // lost, expired, or not renewed in time while the command ran
+    bool m_killSent = false;  // SIGKILL went out already
     int m_exitCode = 0;
 };
 

@@ -229,7 +229,9 @@ void tst_DistributedLock::quorum()
     if (!expected) {
         QVERIFY(lock.error() != DistributedLock::Error::NoError);
         QVERIFY(!lock.errorString().isEmpty());
-        if (foreign > 0)
+        // "Held elsewhere" only when a quorum answered: a refusal beside an outage of the
+        // others is an outage (a script takes that for "someone else runs the job").
+        if (foreign > 0 && n - killed - paused >= n / 2 + 1)
             QCOMPARE(lock.error(), DistributedLock::Error::Conflict);
         else
             QCOMPARE(lock.error(), DistributedLock::Error::NoQuorum);
@@ -249,7 +251,30 @@ void tst_DistributedLock::quorum()
 
 void tst_DistributedLock::validityRunsOutDuringAcquisition()
 {
-    // Every server answers only after 150 ms; with a 100 ms TTL no grant can be valid.
+    // The grants arrive in time, but the process stalls (a blocked event loop, a pause)
+    // before it reads them: when it does, the validity is gone, so they count for nothing.
+    auto m = makeManager(m_cluster.urls(), 100);
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("slow"));
+    lock.setTtl(m->minimumTtl());
+    QVERIFY(acquireNow(lock)); // connected and handshaken: the requests leave at once
+    QSignalSpy released(&lock, &DistributedLock::released);
+    lock.release();
+    QTRY_COMPARE(released.count(), 1);
+    lock.tryAcquire();
+    QElapsedTimer blocked;
+    blocked.start();
+    while (blocked.elapsed() < m->minimumTtl() + 50) { } // no event processing
+    QVERIFY(!waitAcquired(lock));
+    QCOMPARE(lock.error(), DistributedLock::Error::Timeout);
+    QVERIFY2(lock.errorString().contains(QStringLiteral("validity")), qPrintable(lock.errorString()));
+    // The keys that were granted too late are cleaned up (or expired): none is left.
+    QTRY_VERIFY_WITH_TIMEOUT(!get(m_cluster.at(0), "slow").isValid() && !get(m_cluster.at(1), "slow").isValid()
+                                     && !get(m_cluster.at(2), "slow").isValid(),
+                             2000);
+
+    // Servers that answer after 150 ms: granted, with validity reduced by the delay.
     std::vector<std::unique_ptr<FaultProxy>> proxies;
     QStringList urls;
     for (int i = 0; i < 3; ++i) {
@@ -259,24 +284,13 @@ void tst_DistributedLock::validityRunsOutDuringAcquisition()
         urls << p->url();
         proxies.push_back(std::move(p));
     }
-    auto m = makeManager(urls, 2000);
-    DistributedLock lock;
-    lock.setManager(m.get());
-    lock.setResource(QStringLiteral("slow"));
-    lock.setTtl(100);
-    QVERIFY(!acquireNow(lock));
-    QCOMPARE(lock.error(), DistributedLock::Error::Timeout);
-    QVERIFY2(lock.errorString().contains(QStringLiteral("validity")), qPrintable(lock.errorString()));
-    // The keys that were granted too late are cleaned up (or expired, with a 100 ms TTL):
-    // either way none is left once the cleanup round trip is through.
-    QTRY_VERIFY_WITH_TIMEOUT(!get(m_cluster.at(0), "slow").isValid() && !get(m_cluster.at(1), "slow").isValid()
-                                     && !get(m_cluster.at(2), "slow").isValid(),
-                             2000);
-
-    // Same delays, but a TTL that leaves room: granted, with validity reduced by the delay.
-    lock.setTtl(3000);
-    QVERIFY(acquireNow(lock));
-    QVERIFY2(lock.remainingValidity() < 3000 - 150, qPrintable(QString::number(lock.remainingValidity())));
+    auto delayed = makeManager(urls, 500);
+    DistributedLock slow;
+    slow.setManager(delayed.get());
+    slow.setResource(QStringLiteral("slow"));
+    slow.setTtl(3000);
+    QVERIFY(acquireNow(slow));
+    QVERIFY2(slow.remainingValidity() < 3000 - 150, qPrintable(QString::number(slow.remainingValidity())));
 }
 
 void tst_DistributedLock::expiresOnTime()
@@ -285,15 +299,15 @@ void tst_DistributedLock::expiresOnTime()
     DistributedLock lock;
     lock.setManager(m.get());
     lock.setResource(QStringLiteral("expiry"));
-    lock.setTtl(400);
+    lock.setTtl(500);
     QSignalSpy expired(&lock, &DistributedLock::expired);
     QSignalSpy lost(&lock, &DistributedLock::lost);
     QVERIFY(acquireNow(lock));
     QElapsedTimer t;
     t.start();
     const int validity = lock.remainingValidity();
-    // ttl - drift margin (400 * 0.01 + 2 = 6 ms) - elapsed acquisition time
-    QVERIFY2(validity > 350 && validity <= 394, qPrintable(QString::number(validity)));
+    // ttl - drift margin (500 * 0.01 + 2 = 7 ms) - elapsed acquisition time
+    QVERIFY2(validity > 450 && validity <= 493, qPrintable(QString::number(validity)));
     qint64 at = -1;
     connect(&lock, &DistributedLock::expired, this, [&] { at = t.elapsed(); });
     QTRY_COMPARE_WITH_TIMEOUT(expired.count(), 1, 2000);
@@ -315,13 +329,13 @@ void tst_DistributedLock::autoExtendKeepsLock()
     DistributedLock lock;
     lock.setManager(m.get());
     lock.setResource(QStringLiteral("extend"));
-    lock.setTtl(300);
+    lock.setTtl(500);
     lock.setAutoExtend(true);
     QSignalSpy extended(&lock, &DistributedLock::extended);
     QSignalSpy expired(&lock, &DistributedLock::expired);
     QSignalSpy lost(&lock, &DistributedLock::lost);
     QVERIFY(acquireNow(lock));
-    QTest::qWait(1200); // four TTLs
+    QTest::qWait(2000); // four TTLs
     QVERIFY(lock.isLocked());
     QVERIFY2(extended.count() >= 4, qPrintable(QString::number(extended.count())));
     QCOMPARE(expired.count(), 0);
@@ -388,8 +402,9 @@ void tst_DistributedLock::noLostWhenMinorityGone()
     QCOMPARE(lost.count(), 0);
     QVERIFY(extended.count() >= 2);
     QVERIFY(lock.isLocked());
-    // The deleted key is not re-created by an extension.
-    QVERIFY(!get(m_cluster.at(0), "minority").isValid());
+    // The next extension re-created the deleted key with our token (quorum repair), beside
+    // the two servers that confirmed it.
+    QCOMPARE(get(m_cluster.at(0), "minority").toByteArray(), lock.token());
 }
 
 void tst_DistributedLock::autoExtendSurvivesMinorityOutage()
@@ -581,7 +596,7 @@ void tst_DistributedLock::releaseAfterExpiryKeepsOtherHolder()
     DistributedLock first;
     first.setManager(m.get());
     first.setResource(QStringLiteral("handover"));
-    first.setTtl(200);
+    first.setTtl(500);
     QSignalSpy expired(&first, &DistributedLock::expired);
     QVERIFY(acquireNow(first));
     QTRY_COMPARE(expired.count(), 1);
@@ -645,8 +660,9 @@ void tst_DistributedLock::releaseCancelsAcquisition()
     QCOMPARE(lock.state(), DistributedLock::State::Acquiring);
     lock.release();
     QCOMPARE(lock.state(), DistributedLock::State::Unlocked);
-    QCOMPARE(failed.count(), 0); // reported through the event loop
-    QTRY_COMPARE(failed.count(), 1);
+    // Reported by release() itself, for the acquisition it ends: an acquire() right after it
+    // starts afresh and is never answered by this cancellation.
+    QCOMPARE(failed.count(), 1);
     QCOMPARE(lock.error(), DistributedLock::Error::Cancelled);
     for (int i = 0; i < 3; ++i)
         m_cluster.at(i).command({ "DEL", "cancel" });
@@ -800,13 +816,15 @@ void tst_DistributedLock::serverOutcomesDescribeRound()
     QVERIFY(outcomes.at(2).latencyMs >= 100);
     QVERIFY(outcomes.at(0).server.contains(QString::number(cluster.at(0).port())));
 
-    // Two refusals decide at once; the paused server's answer is still pending then.
+    // Two refusals decide at once (the cleanup leaves then), but the outcome of a last
+    // attempt is reported once the paused server timed out too, so that it says what every
+    // server said; late answers are announced through serverStatusChanged().
     cluster.at(0).command({ "SET", "diag", "someone", "PX", "10000" });
-    QVERIFY(!acquireNow(lock));
-    QCOMPARE(lock.serverOutcomes().at(2).result, R::Pending);
     QSignalSpy statusChanged(&lock, &DistributedLock::serverStatusChanged);
-    QTRY_COMPARE(lock.serverOutcomes().at(2).result, R::Timeout);
-    QVERIFY(statusChanged.count() >= 1); // the late answer is announced
+    QVERIFY(!acquireNow(lock));
+    QCOMPARE(lock.serverOutcomes().at(2).result, R::Timeout);
+    QCOMPARE(lock.error(), DistributedLock::Error::Conflict);
+    QVERIFY(statusChanged.count() >= 2); // the decision, then the late answer
     const QVariantList status = lock.serverStatus();
     QCOMPARE(status.size(), 3);
     QCOMPARE(status.at(1).toMap().value(QStringLiteral("result")).toString(), QStringLiteral("refused"));

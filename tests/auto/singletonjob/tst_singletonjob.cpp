@@ -452,7 +452,7 @@ void tst_SingletonJob::cancelled_atLockAtMostFor()
 {
     const QString resource = freshResource("atmost");
     constexpr int AtMost = 800;
-    Instance a = makeInstance(resource);
+    Instance a = makeInstance(resource, 100); // a TTL of 800 ms needs a server timeout <= 199 ms
     a.job->setLockAtMostFor(AtMost);
     JobContext context;
     a.job->setJob([&context](JobContext &ctx) { context = ctx; }); // never finishes
@@ -519,7 +519,7 @@ void tst_SingletonJob::cancelled_whenLockLost()
 {
     const QString resource = freshResource("lost");
     constexpr int AtMost = 900;
-    Instance in = makeInstance(resource);
+    Instance in = makeInstance(resource, 100); // a TTL of 900 ms needs a server timeout <= 222 ms
     in.job->setLockAtMostFor(AtMost);
     JobContext context;
     in.job->setJob([&](JobContext &ctx) { context = ctx; });
