@@ -265,6 +265,29 @@ private:
         });
     }
 
+    // Diagnostics (worker-N.err): what each server said in the round that granted a holding,
+    // so that an overlap can be traced to the servers that voted for each side.
+    void logOutcomes(const char *what)
+    {
+        QStringList parts;
+        const auto outcomes = m_lock.serverOutcomes();
+        for (const DistributedLock::ServerOutcome &o : outcomes) {
+            using R = DistributedLock::ServerOutcome::Result;
+            const char *name = "?";
+            switch (o.result) {
+            case R::Pending: name = "pending"; break;
+            case R::Granted: name = "granted"; break;
+            case R::Refused: name = "refused"; break;
+            case R::Timeout: name = "timeout"; break;
+            case R::Error: name = "error"; break;
+            case R::Repaired: name = "repaired"; break;
+            }
+            parts << o.server + u'=' + QLatin1String(name);
+        }
+        std::fprintf(stderr, "worker %d holding %d %s at %lld: %s\n", m_config.id, m_current.index, what,
+                     qint64(monotonicNs()), qPrintable(parts.join(u' ')));
+    }
+
     void recordRefusal(const char *source, const char *error, QString message)
     {
         std::fprintf(stderr, "worker %d: %s refused: %s: %s\n", m_config.id, source, error, qPrintable(message));
@@ -285,6 +308,7 @@ private:
         m_holdUntil = now + qint64(randomIn(m_config.holdMinMs, m_config.holdMaxMs)) * NsPerMs;
         emitLine("G %d %lld %lld %lld\n", m_current.index, qint64(now),
                  qint64(m_current.deadline), qint64(m_current.wallOffset));
+        logOutcomes("granted");
         readModifyWrite();
     }
 
@@ -354,6 +378,7 @@ private:
         m_held = false;
         m_current.reason = reason;
         m_current.end = monotonicNs();
+        logOutcomes(reason); // the last round's late answers have arrived by now
         emitLine("E %d %lld %s\n", m_current.index, qint64(m_current.end), reason);
         writeRecord();
     }
