@@ -47,6 +47,11 @@ struct AliasWorker
 // with the default drift factor 0.01, plus 1 ms so that its floating-point rounding cannot
 // disagree with ours. Every run's parameters satisfy it (the runner checks).
 constexpr int minimumTtlMs(int serverTimeoutMs) { return ((4 * serverTimeoutMs + 2) * 100 + 98) / 99 + 1; }
+// The same for another drift factor (percent, 1..99).
+constexpr int minimumTtlMs(int serverTimeoutMs, int driftPercent)
+{
+    return ((4 * serverTimeoutMs + 2) * 100 + (99 - driftPercent)) / (100 - driftPercent) + 1;
+}
 // The largest server timeout a TTL allows under that rule.
 constexpr int maximumServerTimeoutMs(int ttlMs)
 {

@@ -79,6 +79,7 @@ public:
     int serverTimeout = 100;
     bool persistence = false;
     double fastSpeed = 1.0;       // for the servers in fastServers
+    int driftPercent = 1;         // the workers' LockManager::driftFactor, in percent
     QList<int> fastServers;
     bool clockJumpWorkers = false; // run the workers under libfaketime
     bool locksSurviveFaults = false; // judge: no holding held across a fault may end lost/expired

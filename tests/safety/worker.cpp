@@ -130,6 +130,7 @@ struct Config
     int retryDelay = 50;
     int retryJitter = 25;
     int serverTimeout = 100;
+    double driftFactor = 0.01;
     QString counterPath;
     QString logPath;
 };
@@ -176,6 +177,7 @@ public:
         m_manager.setRetryDelay(config.retryDelay);
         m_manager.setRetryJitter(config.retryJitter);
         m_manager.setServerTimeout(config.serverTimeout);
+        m_manager.setDriftFactor(config.driftFactor);
         if (!m_manager.setServers(config.servers)) {
             // Refused as written (e.g. the same host and port twice): recorded like a refused
             // acquisition; the worker then idles.
@@ -481,10 +483,11 @@ Config parse(const QCoreApplication &app)
     const QCommandLineOption retryDelay(QStringLiteral("retry-delay"), QStringLiteral("Manager retry delay (ms)."), QStringLiteral("ms"), QStringLiteral("50"));
     const QCommandLineOption retryJitter(QStringLiteral("retry-jitter"), QStringLiteral("Manager retry jitter (ms)."), QStringLiteral("ms"), QStringLiteral("25"));
     const QCommandLineOption serverTimeout(QStringLiteral("server-timeout"), QStringLiteral("Manager per-server timeout (ms)."), QStringLiteral("ms"), QStringLiteral("100"));
+    const QCommandLineOption driftFactor(QStringLiteral("drift-factor"), QStringLiteral("Manager clock drift factor."), QStringLiteral("f"), QStringLiteral("0.01"));
     const QCommandLineOption counter(QStringLiteral("counter"), QStringLiteral("Shared counter file."), QStringLiteral("file"));
     const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("This worker's log (TSV, appended)."), QStringLiteral("file"));
     p.addOptions({ servers, resource, id, ttl, autoExtend, holdMin, holdMax, rmwMax, seconds, seed, retryDelay,
-                   retryJitter, serverTimeout, counter, log });
+                   retryJitter, serverTimeout, driftFactor, counter, log });
     p.process(app);
 
     Config c;
@@ -501,6 +504,7 @@ Config parse(const QCoreApplication &app)
     c.retryDelay = p.value(retryDelay).toInt();
     c.retryJitter = p.value(retryJitter).toInt();
     c.serverTimeout = p.value(serverTimeout).toInt();
+    c.driftFactor = p.value(driftFactor).toDouble();
     c.counterPath = p.value(counter);
     c.logPath = p.value(log);
     if (c.servers.isEmpty() || c.counterPath.isEmpty() || c.logPath.isEmpty() || c.ttl <= 0 || c.seconds <= 0) {
