@@ -256,6 +256,119 @@ void checkLiveness(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r
     }
 }
 
+// One line of a worker's refusals file (see worker.cpp): an acquisition that failed for good,
+// or a server list the manager refused.
+struct Refusal
+{
+    int worker = 0;
+    qint64 at = 0;
+    QByteArray source; // acquire | setServers
+    QByteArray error;  // the DistributedLock::Error key, e.g. InvalidArgument
+    QString message;
+};
+
+bool loadRefusals(const QString &path, int worker, QList<Refusal> *out)
+{
+    QFile file(path);
+    if (!file.exists())
+        return true;
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    while (!file.atEnd()) {
+        const QByteArray line = file.readLine();
+        if (line.trimmed().isEmpty())
+            continue;
+        const QList<QByteArray> f = line.chopped(line.endsWith('\n') ? 1 : 0).split('\t');
+        if (f.size() != 4)
+            return false;
+        out->append({ worker, f.at(0).toLongLong(), f.at(1), f.at(2), QString::fromUtf8(f.at(3)) });
+    }
+    return true;
+}
+
+// Holdings held while a server was killed or came back (a fault's start or heal inside the
+// holding) must not end lost/expired where the run says locks survive its faults.
+void checkLocksKept(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r)
+{
+    int otherLost = 0;
+    for (const Holding &h : hs) {
+        bool across = false;
+        for (const Fault &f : meta.faults) {
+            const auto inside = [&](qint64 t) { return t > 0 && t > h.grant && t < h.end; };
+            if (inside(f.startNs) || inside(f.healNs)) {
+                across = true;
+                break;
+            }
+        }
+        const bool ended = h.reason == "lost" || h.reason == "expired";
+        if (!across) {
+            otherLost += ended ? 1 : 0;
+            continue;
+        }
+        ++r->heldAcrossFaults;
+        if (!ended)
+            continue;
+        ++r->lostAcrossFaults;
+        if (meta.locksSurviveFaults)
+            note(r, QStringLiteral("lock not kept: worker %1 holding %2 (granted +%3 ms, %4 extensions) ended '%5' "
+                                   "at +%6 ms, held across a restart")
+                            .arg(h.worker).arg(h.index).arg(ms(h.grant - meta.startNs), 0, 'f', 0).arg(h.extensions)
+                            .arg(QString::fromLatin1(h.reason)).arg(ms(h.end - meta.startNs), 0, 'f', 0));
+    }
+    if (meta.locksSurviveFaults) {
+        r->lockLossFailures = r->lostAcrossFaults;
+        if (otherLost)
+            note(r, QStringLiteral("(not counted: %1 holdings that spanned no restart ended lost/expired)").arg(otherLost));
+    }
+}
+
+// Workers configured with an alias must be refused (the message naming both URLs) and never
+// hold; every other worker's configuration is valid, so any refusal there is a failure.
+void checkRefusals(const RunMeta &meta, const QList<Holding> &hs, const QList<Refusal> &refusals, CheckResult *r)
+{
+    QList<int> aliased;
+    for (const AliasWorker &a : meta.aliases) {
+        aliased << a.worker;
+        ++r->aliasWorkers;
+        int held = 0;
+        for (const Holding &h : hs)
+            held += h.worker == a.worker ? 1 : 0;
+        r->aliasHoldings += held;
+        if (held)
+            note(r, QStringLiteral("alias: worker %1 (given %2) held the lock %3 times")
+                            .arg(a.worker).arg(a.urls.join(QStringLiteral(" and "))).arg(held));
+        bool named = false;
+        int any = 0;
+        QString sample;
+        for (const Refusal &f : refusals) {
+            if (f.worker != a.worker)
+                continue;
+            ++any;
+            if (sample.isEmpty())
+                sample = QString::fromLatin1(f.error) + QStringLiteral(": ") + f.message;
+            bool all = f.error == "InvalidArgument" && !a.urls.isEmpty();
+            for (const QString &u : a.urls)
+                all = all && f.message.contains(u);
+            named = named || all;
+        }
+        if (named)
+            ++r->aliasRefused;
+        else
+            note(r, QStringLiteral("alias: worker %1 (given %2) was never refused with InvalidArgument naming both "
+                                   "(%3 refusals%4)")
+                            .arg(a.worker).arg(a.urls.join(QStringLiteral(" and "))).arg(any)
+                            .arg(sample.isEmpty() ? QString() : QStringLiteral(", first: ") + sample));
+    }
+    for (const Refusal &f : refusals) {
+        if (aliased.contains(f.worker))
+            continue;
+        if (r->unexpectedRefusals++ == 0)
+            note(r, QStringLiteral("refusal: worker %1 (valid configuration) at +%2 ms: %3 %4: %5")
+                            .arg(f.worker).arg(ms(f.at - meta.startNs), 0, 'f', 0)
+                            .arg(QString::fromLatin1(f.source), QString::fromLatin1(f.error), f.message));
+    }
+}
+
 } // namespace
 
 double RunMeta::recoveryBoundMs() const
@@ -308,6 +421,13 @@ bool RunMeta::save(const QString &path) const
                                       { QStringLiteral("resumeNs"), nsValue(p.resumeNs) } });
     }
     o.insert(QStringLiteral("pauses"), pauseList);
+    o.insert(QStringLiteral("locksSurviveFaults"), locksSurviveFaults);
+    QJsonArray aliasList;
+    for (const AliasWorker &a : aliases) {
+        aliasList.append(QJsonObject{ { QStringLiteral("worker"), a.worker },
+                                      { QStringLiteral("urls"), QJsonArray::fromStringList(a.urls) } });
+    }
+    o.insert(QStringLiteral("aliases"), aliasList);
     o.insert(QStringLiteral("setupErrors"), QJsonArray::fromStringList(setupErrors));
     QFile file(path);
     return file.open(QIODevice::WriteOnly | QIODevice::Truncate)
@@ -354,6 +474,17 @@ bool RunMeta::load(const QString &path, QString *error)
         const QJsonObject p = v.toObject();
         pauses.append({ p.value(QStringLiteral("worker")).toInt(), nsOf(p.value(QStringLiteral("stopNs"))),
                         nsOf(p.value(QStringLiteral("resumeNs"))) });
+    }
+    locksSurviveFaults = o.value(QStringLiteral("locksSurviveFaults")).toBool();
+    aliases.clear();
+    const QJsonArray aliasList = o.value(QStringLiteral("aliases")).toArray();
+    for (const QJsonValue &v : aliasList) {
+        const QJsonObject a = v.toObject();
+        QStringList urls;
+        const QJsonArray urlList = a.value(QStringLiteral("urls")).toArray();
+        for (const QJsonValue &u : urlList)
+            urls << u.toString();
+        aliases.append({ a.value(QStringLiteral("worker")).toInt(), urls });
     }
     setupErrors.clear();
     const QJsonArray errors = o.value(QStringLiteral("setupErrors")).toArray();
@@ -405,15 +536,22 @@ bool checkRun(const QString &dirPath, RunMeta *meta, CheckResult *r, QString *er
                         .arg(r->increments).arg(r->counter));
 
     QList<Pause> pauses = meta->pauses;
+    QList<Refusal> refusals;
     for (int w = 0; w < meta->workers; ++w) {
         if (!loadStalls(dir.filePath(QStringLiteral("worker-%1.log.stalls").arg(w)), w, &pauses)) {
             *error = QStringLiteral("cannot read the stalls of worker %1").arg(w);
+            return false;
+        }
+        if (!loadRefusals(dir.filePath(QStringLiteral("worker-%1.log.refusals").arg(w)), w, &refusals)) {
+            *error = QStringLiteral("cannot read the refusals of worker %1").arg(w);
             return false;
         }
     }
     checkOverlaps(hs, r);
     checkSignals(pauses, hs, r);
     checkLiveness(*meta, hs, r);
+    checkLocksKept(*meta, hs, r);
+    checkRefusals(*meta, hs, refusals, r);
     return true;
 }
 

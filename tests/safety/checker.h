@@ -1,5 +1,5 @@
 // The safety checker: reads what one run left in its folder (meta.json, the workers' logs,
-// the counter file) and judges it. It knows nothing about how the run was made.
+// their refusals, the counter file) and judges it. It knows nothing about how the run was made.
 #pragma once
 
 #include <QList>
@@ -34,6 +34,33 @@ struct Pause // a worker did not run: SIGSTOPped by the runner, or a stall the w
     bool stall = false; // from the worker's heartbeat (not saved in meta.json: read from the logs)
 };
 
+// A worker whose server list names one redis-server process twice (scenario alias): the
+// library must refuse the set, so the worker never holds and reports an InvalidArgument
+// whose message names both URLs.
+struct AliasWorker
+{
+    int worker = 0;
+    QStringList urls; // the two names of one process, exactly as the worker was given them
+};
+
+// The library's minimum TTL for a server timeout: ceil((4 x serverTimeout + 2) / (1 - drift))
+// with the default drift factor 0.01, plus 1 ms so that its floating-point rounding cannot
+// disagree with ours. Every run's parameters satisfy it (the runner checks).
+constexpr int minimumTtlMs(int serverTimeoutMs) { return ((4 * serverTimeoutMs + 2) * 100 + 98) / 99 + 1; }
+// The same for another drift factor (percent, 1..99).
+constexpr int minimumTtlMs(int serverTimeoutMs, int driftPercent)
+{
+    return ((4 * serverTimeoutMs + 2) * 100 + (99 - driftPercent)) / (100 - driftPercent) + 1;
+}
+// The largest server timeout a TTL allows under that rule.
+constexpr int maximumServerTimeoutMs(int ttlMs)
+{
+    int t = ttlMs / 4;
+    while (t > 1 && minimumTtlMs(t) > ttlMs)
+        --t;
+    return t;
+}
+
 struct RunMeta
 {
     QString scenario;
@@ -51,6 +78,10 @@ struct RunMeta
     qint64 stopNs = 0;         // workers stopped wanting the lock
     QList<Fault> faults;
     QList<Pause> pauses;
+    // Every holding held across a fault (a server killed or restarted while it was held) must
+    // end by release, never lost/expired (scenario rolling-restart: quorum repair).
+    bool locksSurviveFaults = false;
+    QList<AliasWorker> aliases;
     QStringList setupErrors;   // the run itself went wrong (a fault had no effect, a worker crashed...)
 
     // After a fault heals, the lock must be taken again within this time.
@@ -76,10 +107,26 @@ struct CheckResult
     double worstRecoveryMs = -1;   // heal -> lock taken again (-1: no fault healed)
     double worstGapMs = 0;     // longest time nobody held the lock while it was wanted, after heals
     int livenessFailures = 0;  // recoveries / gaps beyond recoveryBoundMs()
+    // Holdings whose span contains a fault's start or heal (a server killed or restarted while
+    // held), and how many of them ended lost/expired. A violation where locksSurviveFaults.
+    int heldAcrossFaults = 0;
+    int lostAcrossFaults = 0;
+    int lockLossFailures = 0;  // lostAcrossFaults when the run's meta demands survival, else 0
+    // Scenario alias: workers given one process under two names; how many reported a refusal
+    // that names both; holdings they got anyway (each one a violation).
+    int aliasWorkers = 0;
+    int aliasRefused = 0;
+    int aliasHoldings = 0;
+    // acquireFailed (or a refused server list) in a worker whose configuration is valid.
+    int unexpectedRefusals = 0;
     QStringList findings;      // human-readable details of every violation (capped)
 
     bool safetyViolated() const { return overlaps > 0 || lostUpdates != 0 || lateWrites > 0; }
-    bool violated() const { return safetyViolated() || lateSignals > 0 || livenessFailures > 0; }
+    bool violated() const
+    {
+        return safetyViolated() || lateSignals > 0 || livenessFailures > 0 || lockLossFailures > 0
+                || aliasHoldings > 0 || aliasRefused < aliasWorkers || unexpectedRefusals > 0;
+    }
 };
 
 // Checks the run folder. Returns false (with *error) if it cannot be read at all.

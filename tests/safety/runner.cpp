@@ -57,9 +57,22 @@ struct Totals
     double worstRecoveryShare = 0; // recovery / (TTL + retry delay) of its run: issue #4's literal bound is 1
     double worstGapMs = 0;
     int livenessFailures = 0;
+    bool keepsLocks = false;    // some run demanded that locks survive its faults
+    qint64 heldAcross = 0;
+    qint64 lostAcross = 0;
+    qint64 aliasWorkers = 0;
+    qint64 aliasRefused = 0;
+    qint64 aliasHoldings = 0;
+    qint64 unexpectedRefusals = 0;
 
     void add(const CheckResult &r)
     {
+        heldAcross += r.heldAcrossFaults;
+        lostAcross += r.lostAcrossFaults;
+        aliasWorkers += r.aliasWorkers;
+        aliasRefused += r.aliasRefused;
+        aliasHoldings += r.aliasHoldings;
+        unexpectedRefusals += r.unexpectedRefusals;
         holdings += r.holdings;
         increments += r.increments;
         overlaps += r.overlaps;
@@ -76,6 +89,7 @@ struct Totals
     void add(const RunMeta &meta, const CheckResult &r)
     {
         add(r);
+        keepsLocks = keepsLocks || meta.locksSurviveFaults;
         if (r.worstRecoveryMs > 0 && meta.ttl + meta.retryDelay > 0)
             worstRecoveryShare = std::max(worstRecoveryShare, r.worstRecoveryMs / double(meta.ttl + meta.retryDelay));
     }
@@ -96,12 +110,32 @@ QString verdict(const RunMeta &meta, const CheckResult &r, bool *failed)
     return *failed ? QStringLiteral("VIOLATION") : QStringLiteral("ok");
 }
 
-QString summaryLine(const CheckResult &r)
+// The scenario's own rule, if it has one: "lost L/H" (holdings held across a restart that
+// ended lost/expired, of those held across one), "refused R/A held N" (alias workers).
+QString ruleCell(bool keepsLocks, qint64 held, qint64 lost, qint64 aliasWorkers, qint64 refused, qint64 aliasHeld)
 {
-    return QStringLiteral("holdings %1 overlaps %2 lost %3 late %4 (+%5 paused +%6 stalled) worst-late %7 ms "
-                          "recovery %8 ms gap %9 ms")
+    QStringList parts;
+    if (keepsLocks)
+        parts << QStringLiteral("lost %1/%2").arg(lost).arg(held);
+    if (aliasWorkers)
+        parts << QStringLiteral("refused %1/%2 held %3").arg(refused).arg(aliasWorkers).arg(aliasHeld);
+    return parts.isEmpty() ? QStringLiteral("-") : parts.join(u' ');
+}
+
+QString summaryLine(const RunMeta &meta, const CheckResult &r)
+{
+    QString line = QStringLiteral("holdings %1 overlaps %2 lost %3 late %4 (+%5 paused +%6 stalled) worst-late %7 ms "
+                                  "recovery %8 ms gap %9 ms")
             .arg(r.holdings).arg(r.overlaps).arg(r.lostUpdates).arg(r.lateSignals).arg(r.excusedLate)
             .arg(r.starvedLate).arg(r.worstLatenessMs, 0, 'f', 1).arg(r.worstRecoveryMs, 0, 'f', 0).arg(r.worstGapMs, 0, 'f', 0);
+    // Only where they apply, so that the lines of the other scenarios stay as they were.
+    if (meta.locksSurviveFaults)
+        line += QStringLiteral(" held-across %1 lost-across %2").arg(r.heldAcrossFaults).arg(r.lostAcrossFaults);
+    if (r.aliasWorkers)
+        line += QStringLiteral(" alias-refused %1/%2 alias-held %3").arg(r.aliasRefused).arg(r.aliasWorkers).arg(r.aliasHoldings);
+    if (r.unexpectedRefusals)
+        line += QStringLiteral(" refusals %1").arg(r.unexpectedRefusals);
+    return line;
 }
 
 void printDetails(const RunMeta &meta, const CheckResult &r)
@@ -137,7 +171,7 @@ int checkOnly(const QString &dir)
     }
     bool failed = false;
     const QString word = verdict(meta, r, &failed);
-    out(QStringLiteral("%1 seed %2: %3  %4").arg(meta.scenario).arg(meta.seed).arg(summaryLine(r), word));
+    out(QStringLiteral("%1 seed %2: %3  %4").arg(meta.scenario).arg(meta.seed).arg(summaryLine(meta, r), word));
     printDetails(meta, r);
     return failed ? 1 : 0;
 }
@@ -265,7 +299,7 @@ int main(int argc, char **argv)
             ++t.failed;
         const QString head = runHead(i);
         if (failed || !p.isSet(quietOpt))
-            out(QStringLiteral("%1 %2  %3 (%4 s)").arg(head, made ? summaryLine(run.result()) : error, word)
+            out(QStringLiteral("%1 %2  %3 (%4 s)").arg(head, made ? summaryLine(run.meta(), run.result()) : error, word)
                         .arg(double(clock.elapsed()) / 1000, 0, 'f', 1));
         if (failed) {
             out(QStringLiteral("      parameters: %1").arg(run.parameters()));
@@ -283,12 +317,13 @@ int main(int argc, char **argv)
     base.setAutoRemove(!anyKept);
 
     out(QString());
-    out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11")
+    out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11 %12")
                 .arg(QStringLiteral("scenario"), -22).arg(QStringLiteral("runs"), 5)
                 .arg(QStringLiteral("holdings"), 9).arg(QStringLiteral("overlaps"), 9)
                 .arg(QStringLiteral("lost-upd"), 9).arg(QStringLiteral("late-sig"), 9)
                 .arg(QStringLiteral("late-ms"), 8).arg(QStringLiteral("recov-ms"), 9)
-                .arg(QStringLiteral("gap-ms"), 7).arg(QStringLiteral("recov/ttl+rd"), 12).arg(QStringLiteral("verdict")));
+                .arg(QStringLiteral("gap-ms"), 7).arg(QStringLiteral("recov/ttl+rd"), 12)
+                .arg(QStringLiteral("own rule"), -20).arg(QStringLiteral("verdict")));
     Totals all;
     int failedRuns = 0;
     for (int si = 0; si < selected.size(); ++si) {
@@ -308,13 +343,15 @@ int main(int argc, char **argv)
             late += QStringLiteral("+%1p").arg(t.excusedLate);
         if (t.starvedLate)
             late += QStringLiteral("+%1s").arg(t.starvedLate);
-        out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11")
+        const QString rule = ruleCell(t.keepsLocks, t.heldAcross, t.lostAcross, t.aliasWorkers, t.aliasRefused,
+                                      t.aliasHoldings);
+        out(QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9 %10 %11 %12")
                     .arg(s.name, -22).arg(t.runs, 5).arg(t.holdings, 9).arg(t.overlaps, 9).arg(t.lostUpdates, 9)
                     .arg(late, 9).arg(t.worstLatenessMs, 8, 'f', 1)
                     .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstRecoveryMs, 'f', 0), 9)
                     .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstGapMs, 'f', 0), 7)
                     .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstRecoveryShare, 'f', 2), 12)
-                    .arg(word));
+                    .arg(rule, -20).arg(word));
         failedRuns += t.failed;
         if (!s.negative) {
             all.runs += t.runs;

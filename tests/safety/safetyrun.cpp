@@ -11,6 +11,7 @@
 #include <QDir>
 #include <QEventLoop>
 #include <QFile>
+#include <QHostInfo>
 #include <QProcess>
 #include <QThread>
 #include <QTimer>
@@ -86,14 +87,16 @@ Run::Run(const Scenario &scenario, quint64 seed, double seconds, const Tools &to
     // Common random parameters; the scenario may override them.
     serverCount = rng.bounded(10) < 3 ? 5 : 3;
     workerCount = between(3, 4);
-    ttl = between(400, 1200);
+    // The library refuses a TTL too short to be renewed in time (minimumTtlMs): the server
+    // timeout comes first, the TTL at least its minimum.
+    serverTimeout = between(50, 150);
+    ttl = between(std::max(400, minimumTtlMs(serverTimeout)), 1200);
     autoExtend = rng.bounded(2) == 1;
     // Short holdings stress the hand-over; long ones outlive the validity (expiry, extension).
     holdMinMs = 1;
     holdMaxMs = rng.bounded(2) ? between(5, 60) : between(ttl / 4, ttl * 3 / 2);
     retryDelay = between(30, 100);
     retryJitter = retryDelay / 2;
-    serverTimeout = between(50, 150);
     if (scenario.configure)
         scenario.configure(*this);
 }
@@ -113,6 +116,8 @@ Run::~Run()
                 for (FaultProxy *p : row)
                     delete p;
             }
+            for (FaultProxy *p : m_spareProxies)
+                delete p;
         });
     }
     m_net.reset();
@@ -131,10 +136,47 @@ QString Run::parameters() const
         text += QStringLiteral(" fast=%1@x%2").arg(listText(fastServers)).arg(fastSpeed, 0, 'f', 2);
     if (clockJumpWorkers)
         text += QStringLiteral(" faketime=1");
+    if (locksSurviveFaults)
+        text += QStringLiteral(" keep-locks=1");
+    if (!roles.isEmpty())
+        text += QStringLiteral(" roles=%1").arg(listText(roles));
     return text;
 }
 
 qint64 Run::now() const { return monotonicNs(); }
+
+int Run::remainingMs() const { return int((m_stopAt - now()) / NsPerMs); }
+
+quint16 Run::proxyPort(int worker, int server) const { return m_proxies[size_t(worker)][size_t(server)]->port(); }
+
+QString Run::proxyUrl(int worker, int server) const
+{
+    return QStringLiteral("redis://127.0.0.1:%1").arg(proxyPort(worker, server));
+}
+
+quint16 Run::addSpareProxy(int s)
+{
+    const quint16 target = server(s).port();
+    quint16 port = 0;
+    m_net->call([&] {
+        auto *p = new FaultProxy;
+        m_spareProxies.push_back(p);
+        if (p->start(target))
+            port = p->port();
+    });
+    if (port == 0)
+        m_meta.setupErrors << QStringLiteral("a second proxy to server %1 did not start").arg(s);
+    return port;
+}
+
+void Run::setWorkerServers(int worker, const QStringList &urls, const QStringList &aliasUrls)
+{
+    while (m_workerUrls.size() <= worker)
+        m_workerUrls.append(QStringList());
+    m_workerUrls[worker] = urls;
+    if (!aliasUrls.isEmpty())
+        m_meta.aliases.append({ worker, aliasUrls });
+}
 
 QList<int> Run::allServers() const
 {
@@ -354,6 +396,9 @@ bool Run::startWorkers(QString *error)
     }
     counter.close();
 
+    if (m_scenario.beforeWorkers)
+        m_scenario.beforeWorkers(*this);
+
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     if (clockJumpWorkers) {
         setClientClockOffset(QStringLiteral("+0"));
@@ -369,9 +414,11 @@ bool Run::startWorkers(QString *error)
 
     m_meta.startNs = now();
     for (int w = 0; w < workerCount; ++w) {
-        QStringList urls;
-        for (int s = 0; s < serverCount; ++s)
-            urls << QStringLiteral("redis://127.0.0.1:%1").arg(m_proxies[size_t(w)][size_t(s)]->port());
+        QStringList urls = m_workerUrls.value(w);
+        if (urls.isEmpty()) {
+            for (int s = 0; s < serverCount; ++s)
+                urls << proxyUrl(w, s);
+        }
         QStringList args{ QStringLiteral("--servers"), urls.join(u','),
                           QStringLiteral("--id"), QString::number(w),
                           QStringLiteral("--ttl"), QString::number(ttl),
@@ -382,6 +429,7 @@ bool Run::startWorkers(QString *error)
                           QStringLiteral("--retry-delay"), QString::number(retryDelay),
                           QStringLiteral("--retry-jitter"), QString::number(retryJitter),
                           QStringLiteral("--server-timeout"), QString::number(serverTimeout),
+                          QStringLiteral("--drift-factor"), QString::number(driftPercent / 100.0),
                           QStringLiteral("--counter"), QDir(m_dir).filePath(QStringLiteral("counter")),
                           QStringLiteral("--log"), QDir(m_dir).filePath(QStringLiteral("worker-%1.log").arg(w)) };
         if (autoExtend)
@@ -516,10 +564,14 @@ bool Run::execute(const QString &dir, QString *error)
     m_meta.retryDelay = retryDelay;
     m_meta.retryJitter = retryJitter;
     m_meta.serverTimeout = serverTimeout;
+    m_meta.locksSurviveFaults = locksSurviveFaults;
+    if (ttl < minimumTtlMs(serverTimeout, driftPercent))
+        m_meta.setupErrors << QStringLiteral("TTL %1 ms is below the library's minimum %2 ms for a server timeout of %3 ms")
+                                      .arg(ttl).arg(minimumTtlMs(serverTimeout, driftPercent)).arg(serverTimeout);
     if (!startServers(error) || !startWorkers(error))
         return false;
-    const qint64 stopAt = m_meta.startNs + qint64(m_seconds * 1000) * NsPerMs;
-    const auto remainingMs = [&] { return int((stopAt - now()) / NsPerMs); };
+    m_stopAt = m_meta.startNs + qint64(m_seconds * 1000) * NsPerMs;
+    const qint64 stopAt = m_stopAt;
     if (!fastServers.isEmpty()) {
         startFault(QStringLiteral("fast-clock"), QStringLiteral("servers %1 at x%2").arg(listText(fastServers)).arg(fastSpeed));
         m_openFault = -1; // lasts the whole run
@@ -645,6 +697,114 @@ void dropReplies(Run &r)
     });
 }
 
+QList<int> shuffled(Run &r, QList<int> list)
+{
+    for (qsizetype i = list.size() - 1; i > 0; --i)
+        std::swap(list[i], list[r.between(0, int(i))]);
+    return list;
+}
+
+// Every server in turn, one at a time: SIGKILL (no persistence: it comes back empty), down
+// for 1.2-2 x TTL, restart, and the next one goes 50 ms - TTL/2 after the last one answered
+// again. A majority is up at every moment, so every lock must be kept (quorum repair).
+void rollingRestart(Run &r)
+{
+    const QList<int> order = shuffled(r, r.allServers());
+    for (int i = 0; i < order.size(); ++i) {
+        const int s = order.at(i);
+        const int downMs = r.faultDurationMs();
+        if (i > 0 && r.remainingMs() < downMs + 300)
+            break; // the round ends with the run
+        r.waitForHolder(r.ttl); // the kill finds a holder (nearly always one at once)
+        r.startFault(QStringLiteral("rolling-restart"), QStringLiteral("SIGKILL server %1 (%2 of %3 in turn), restart after %4 ms")
+                                                                .arg(s).arg(i + 1).arg(order.size()).arg(downMs));
+        r.server(s).kill();
+        r.spin(downMs);
+        if (!r.server(s).restart())
+            qWarning("server %d did not restart: %s", s, qPrintable(r.server(s).errorString()));
+        r.healFault();
+        if (i + 1 < order.size())
+            r.spin(r.between(50, r.ttl / 2));
+    }
+}
+
+// The host name of this machine, if it reaches the loopback address (where the proxies
+// listen); empty otherwise.
+QString loopbackHostName()
+{
+    const QString name = QHostInfo::localHostName().toLower();
+    if (name.isEmpty() || name == u"localhost")
+        return QString();
+    const QList<QHostAddress> addresses = QHostInfo::fromName(name).addresses();
+    return addresses.contains(QHostAddress(QHostAddress::LocalHost)) ? name : QString();
+}
+
+// Scenario alias: two workers each get a list in which one process appears under two names
+// (the second in another db, so that a double vote would really take two keys), plus the
+// third server, which is down at the start and then now and then killed or paused. Each
+// pair aliases a different server: counted twice, the pairs would give two holders at once.
+void aliasSetup(Run &r)
+{
+    const int third = r.roles.at(2);
+    const QList<int> workers = shuffled(r, [&] {
+        QList<int> all;
+        for (int w = 0; w < r.workerCount; ++w)
+            all << w;
+        return all;
+    }());
+    const QString host = loopbackHostName();
+    QList<int> forms = shuffled(r, host.isEmpty() ? QList<int>{ 0, 1, 3 } : QList<int>{ 0, 1, 2, 3 });
+    QStringList described;
+    for (int k = 0; k < 2; ++k) {
+        const int w = workers.at(k);
+        const int s = r.roles.at(k);
+        const int db = r.between(1, 15);
+        const QString first = r.proxyUrl(w, s);
+        QString second;
+        switch (forms.at(k)) {
+        case 0: // the server's own port next to the worker's proxy to it
+            second = QStringLiteral("redis://127.0.0.1:%1/%2").arg(r.server(s).port()).arg(db);
+            break;
+        case 1: // the same proxy under 0.0.0.0
+            second = QStringLiteral("redis://0.0.0.0:%1/%2").arg(r.proxyPort(w, s)).arg(db);
+            break;
+        case 2: // the same proxy under the machine's host name
+            second = QStringLiteral("redis://%1:%2/%3").arg(host).arg(r.proxyPort(w, s)).arg(db);
+            break;
+        default: // a second proxy to the same server
+            second = QStringLiteral("redis://127.0.0.1:%1/%2").arg(r.addSpareProxy(s)).arg(db);
+            break;
+        }
+        QStringList urls{ first, second, r.proxyUrl(w, third) };
+        const QList<int> order = shuffled(r, { 0, 1, 2 });
+        r.setWorkerServers(w, { urls.at(order.at(0)), urls.at(order.at(1)), urls.at(order.at(2)) }, { first, second });
+        described << QStringLiteral("worker %1: server %2 as %3 and %4").arg(w).arg(s).arg(first, second);
+    }
+    r.startFault(QStringLiteral("alias-third-down"),
+                 QStringLiteral("SIGKILL server %1 before the workers start; %2").arg(third).arg(described.join(QStringLiteral("; "))));
+    r.server(third).kill();
+}
+
+void aliasEpisode(Run &r)
+{
+    const int third = r.roles.at(2);
+    if (!r.server(third).isRunning()) { // down since before the workers started
+        r.spin(r.faultDurationMs());
+        if (!r.server(third).restart())
+            qWarning("server %d did not restart: %s", third, qPrintable(r.server(third).errorString()));
+        return;
+    }
+    const int ms = r.faultDurationMs();
+    if (r.rng.bounded(2)) {
+        killAndRestart(r, { third }, ms, QStringLiteral("alias-third-kill"));
+    } else {
+        r.startFault(QStringLiteral("alias-third-pause"), QStringLiteral("SIGSTOP server %1 for %2 ms").arg(third).arg(ms));
+        r.server(third).pause();
+        r.spin(ms);
+        r.server(third).resume();
+    }
+}
+
 void negativeParameters(Run &r)
 {
     // Long holdings without extension, so that the first holder still holds when the
@@ -698,20 +858,24 @@ QList<Scenario> makeScenarios()
         if (w >= 0)
             blackholeFor(r, r.pickServers(r.between(r.quorum(), r.serverCount)), w);
     });
-    add("latency", "each link its own delay + jitter, up to TTL/4 each way (round trips up to TTL/2)",
+    add("latency", "each link its own delay + jitter; round trips up to the server timeout (the largest the TTL allows, ~TTL/4)",
         [](Run &r) {
-            r.serverTimeout = r.ttl / 2 + 50;
+            // The longest server timeout the library accepts for the TTL (about TTL/4): any
+            // reply slower than that is a timeout, so round trips go up to just below it.
+            r.serverTimeout = maximumServerTimeoutMs(r.ttl);
             longHolds(r); // holdings that run into their validity's end
         },
         [](Run &r) {
             // Links differ: a holder with slow replies next to a challenger with fast ones is
-            // where a validity computed from the wrong moment would show.
-            r.startFault(QStringLiteral("latency"), QStringLiteral("per-link delay + jitter up to %1 ms each way").arg(r.ttl / 4));
+            // where a validity computed from the wrong moment would show. Each of the four
+            // values is at most a quarter of the server timeout minus a scheduling margin.
+            const int most = (r.serverTimeout - std::max(15, r.serverTimeout / 8)) / 4;
+            r.startFault(QStringLiteral("latency"), QStringLiteral("per-link delay + jitter up to %1 ms each way").arg(2 * most));
             for (int w = 0; w < r.workerCount; ++w) {
                 for (int s = 0; s < r.serverCount; ++s) {
                     int settings[4]; // delay, jitter: client->server, server->client
                     for (int &v : settings)
-                        v = r.between(0, r.ttl / 8);
+                        v = r.between(0, most);
                     r.onProxy(w, s, [settings](FaultProxy &p) {
                         p.setDelay(FaultProxy::Direction::ClientToServer, settings[0]);
                         p.setJitter(FaultProxy::Direction::ClientToServer, settings[1]);
@@ -727,6 +891,14 @@ QList<Scenario> makeScenarios()
         [](Run &r) {
             r.fastServers = r.pickServers(1);
             r.fastSpeed = 1.5;
+            // Redlock assumes the servers' clocks drift by at most the drift factor. A server
+            // at x1.5 expires keys after ttl / 1.5 of real time: a holder granted by a bare
+            // quorum that includes it loses that vote a third of the TTL early, and another
+            // client can then make a second quorum (run 100 of the 2026 profile). So the
+            // workers declare that drift (1 - 1/1.5 = 33.3 %, rounded up): their validity ends
+            // before the fast server's copy of the key does, which this scenario checks.
+            r.driftPercent = 35;
+            r.ttl = r.between(std::max(400, minimumTtlMs(r.serverTimeout, r.driftPercent)), 1200);
         },
         {});
     add("clock-jump-client", "the workers' wall clock jumps +/-10 s and back (libfaketime)",
@@ -747,6 +919,25 @@ QList<Scenario> makeScenarios()
             killAndRestart(r, r.pickServers(r.quorum()), r.between(3500, 4500), QStringLiteral("kill-long"));
             r.markNoLeftKeys(); // down for 3-11 TTLs: every key on the others has expired
         });
+    add("rolling-restart", "SIGKILL every server in turn (comes back empty), each down 1.2-2 x TTL: locks held across must be kept",
+        [](Run &r) {
+            r.ttl = r.between(std::max(400, minimumTtlMs(r.serverTimeout)), 800);
+            r.autoExtend = true;
+            // Holdings span restarts: without repair, a lock taken on every server is gone after
+            // N - quorum + 1 restarts (2 of 3 servers, 3 of 5), one every ~1.9 TTL.
+            r.holdMinMs = 2 * (r.serverCount - r.quorum()) * r.ttl;
+            r.holdMaxMs = r.holdMinMs + 3 * r.ttl;
+            r.locksSurviveFaults = true;
+        },
+        rollingRestart);
+    add("alias", "two workers list one server under two names (+ a dead/paused third): refused, never hold",
+        [](Run &r) {
+            r.serverCount = 3;
+            r.workerCount = 4;
+            r.roles = shuffled(r, r.allServers()); // aliased by the first pair, by the second pair, the third
+        },
+        aliasEpisode);
+    list.last().beforeWorkers = aliasSetup;
     add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once",
         negativeParameters,
         [](Run &r) {

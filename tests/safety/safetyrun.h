@@ -39,6 +39,9 @@ struct Scenario
     // Injects one fault and heals it; called as long as the run has time for another one.
     // Empty: the fault (if any) lasts the whole run.
     std::function<void(Run &)> episode;
+    // Called once the servers and proxies run, before the workers start (e.g. to give some
+    // workers server lists of their own, or to take a server down before anyone connects).
+    std::function<void(Run &)> beforeWorkers = {};
 };
 
 const QList<Scenario> &scenarios();
@@ -76,8 +79,11 @@ public:
     int serverTimeout = 100;
     bool persistence = false;
     double fastSpeed = 1.0;       // for the servers in fastServers
+    int driftPercent = 1;         // the workers' LockManager::driftFactor, in percent
     QList<int> fastServers;
     bool clockJumpWorkers = false; // run the workers under libfaketime
+    bool locksSurviveFaults = false; // judge: no holding held across a fault may end lost/expired
+    QList<int> roles;                // scenario-specific server indexes (alias: aliased ones, then the third)
 
     int quorum() const { return serverCount / 2 + 1; }
     int between(int lo, int hi) { return hi <= lo ? lo : lo + int(rng.bounded(hi - lo + 1)); }
@@ -85,6 +91,7 @@ public:
     QList<int> pickServers(int count); // distinct random indexes
     int faultDurationMs();             // longer than the TTL: 1.2 .. 2 x TTL
     qint64 now() const;
+    int remainingMs() const;           // until the workers stop wanting the lock
 
     // Lets the event loop run (worker output, timers) for ms.
     void spin(int ms);
@@ -111,6 +118,17 @@ public:
     void setClientClockOffset(const QString &spec); // libfaketime spec, e.g. "+10s"
     QList<int> allServers() const;
 
+    // ---- for beforeWorkers ----
+    // The URL through which worker w reaches server s normally (its own fault proxy).
+    QString proxyUrl(int worker, int server) const;
+    quint16 proxyPort(int worker, int server) const;
+    // One more proxy to the server, outside the per-worker grid (another address of the same
+    // process); returns its port, 0 on failure.
+    quint16 addSpareProxy(int server);
+    // Gives worker w this server list instead of its proxies; aliasUrls: the two names of one
+    // process in it, which the library must refuse (recorded in meta.json for the checker).
+    void setWorkerServers(int worker, const QStringList &urls, const QStringList &aliasUrls = {});
+
 private:
     struct WorkerProcess;
     bool startServers(QString *error);
@@ -129,9 +147,12 @@ private:
     std::vector<std::unique_ptr<QRedlockTest::RedisServer>> m_servers;
     std::unique_ptr<NetworkThread> m_net;
     std::vector<std::vector<QRedlockTest::FaultProxy *>> m_proxies; // [worker][server]
+    std::vector<QRedlockTest::FaultProxy *> m_spareProxies;
+    QList<QStringList> m_workerUrls; // per worker; empty: its proxies
     std::vector<std::unique_ptr<WorkerProcess>> m_workers;
     qint64 m_serversStartedWallMs = 0;
     qint64 m_firstStopNs = 0; // the first worker that stopped wanting the lock
+    qint64 m_stopAt = 0;      // the workers stop wanting the lock (planned)
     int m_openFault = -1;
 };
 

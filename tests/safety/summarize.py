@@ -13,7 +13,12 @@ import re
 import sys
 
 RUN = re.compile(r'^\[(\d+)/\d+\] (\S+)\s+seed (\d+)\s+holdings (\d+) overlaps (\d+) lost (-?\d+) late (\d+) '
-                 r'\(\+(\d+) paused \+(\d+) stalled\) worst-late ([\d.]+) ms recovery (-?[\d.]+) ms gap ([\d.]+) ms\s+(\S+)')
+                 r'\(\+(\d+) paused \+(\d+) stalled\) worst-late ([\d.]+) ms recovery (-?[\d.]+) ms gap ([\d.]+) ms'
+                 r'((?: [a-z-]+ [\d/]+)*)\s+(\S+)')
+# The optional fields after the gap (only where a scenario's own rule applies):
+# held-across H lost-across L (rolling-restart), alias-refused R/A alias-held N (alias),
+# refusals N (a worker with a valid list was refused).
+EXTRA = re.compile(r' ([a-z-]+) ([\d/]+)')
 PLAN = re.compile(r'^\[(\d+)/\d+\] (\S+)\s+seed (\d+)\s+servers=\d+ workers=\d+ ttl=(\d+) autoExtend=\d '
                   r'hold=\S+ retry=(\d+)±(\d+) timeout=(\d+)')
 
@@ -54,7 +59,15 @@ def main(argv):
         a['late'] += int(g[6])
         a['paused'] += int(g[7])
         a['stalled'] += int(g[8])
-        a[g[12]] += 1
+        a[g[13]] += 1
+        for key, value in EXTRA.findall(g[12]):
+            if key == 'alias-refused':
+                refused, workers = value.split('/')
+                a['alias-refused'] += int(refused)
+                a['alias-workers'] += int(workers)
+            else:
+                a[key] += int(value)
+            a['has-' + key] = 1
         a['late_ms'] = max(a['late_ms'], float(g[9]))
         recovery = float(g[10])
         a['recovery'] = max(a['recovery'], recovery)
@@ -67,8 +80,8 @@ def main(argv):
     print(f'runs {min(runs)}-{max(runs)}: {len(runs)} read' + (f', missing {missing[:20]}' if missing else ''))
     print()
     print('| scenario | runs | holdings | overlaps | lost updates | late signals (+ excused) | worst late |'
-          ' worst recovery after heal | ÷ (TTL + retry delay) | verdict |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+          ' worst recovery after heal | ÷ (TTL + retry delay) | own rule | verdict |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     total = collections.Counter()
     for scenario, a in per.items():
         negative = scenario.startswith('neg-')
@@ -78,6 +91,13 @@ def main(argv):
         if a['stalled']:
             excused.append(f"+{a['stalled']} stalled")
         late = str(a['late']) + (f" ({', '.join(excused)})" if excused else '')
+        rule = []
+        if a['has-held-across']:
+            rule.append(f"{a['lost-across']} of {a['held-across']} held across a restart lost")
+        if a['has-alias-refused']:
+            rule.append(f"refused {a['alias-refused']}/{a['alias-workers']}, held {a['alias-held']}")
+        if a['refusals']:
+            rule.append(f"{a['refusals']} unexpected refusals")
         if negative:
             verdict = f"detected {a['detected']}/{a['runs']}"
             cells = ['—', '—', '—']
@@ -87,6 +107,7 @@ def main(argv):
             for key in ('runs', 'holdings', 'overlaps', 'lost', 'late', 'paused', 'stalled', 'ok'):
                 total[key] += a[key]
             total['late_ms'] = max(total['late_ms'], a['late_ms'])
+        cells.append('; '.join(rule) if rule else '—')
         print(f"| {scenario} | {a['runs']} | {a['holdings']} | {a['overlaps']} | {a['lost']} | {late} | "
               + ' | '.join(cells) + f' | {verdict} |')
     print()

@@ -26,13 +26,100 @@ struct Rec
     double lastWrite = -1; // default: at the grant
 };
 
+// One line of a worker's refusals file.
+struct Refused
+{
+    int worker;
+    double at;
+    const char *error;
+    QString message;
+    const char *source = "acquire";
+};
+
 qint64 at(double ms) { return T0 + qint64(ms * Ms); }
+
+// The meta.json every row starts from: TTL 500, retry 50 + 25, timeout 100 (recovery bound
+// 725 ms), two workers, the first grant at 0 ms.
+RunMeta baseMeta()
+{
+    RunMeta meta;
+    meta.scenario = QStringLiteral("synthetic");
+    meta.servers = 3;
+    meta.workers = 2;
+    meta.ttl = 500;
+    meta.retryDelay = 50;
+    meta.retryJitter = 25;
+    meta.serverTimeout = 100;
+    meta.startNs = at(-10);
+    meta.steadyNs = at(0);
+    return meta;
+}
+
+// Writes a run folder as the runner and the workers would, and checks it.
+bool writeAndCheck(const QString &dir, RunMeta meta, const QList<Rec> &records, qint64 counter,
+                   const QList<Pause> &pauses, const QList<Refused> &refusals, CheckResult *result, QString *error)
+{
+    // The workers stop wanting the lock just after the last holding ends.
+    double last = 0;
+    for (const Rec &r : records)
+        last = std::max(last, std::min(r.end, r.deadline));
+    meta.stopNs = at(last + 10);
+    QByteArray stalls[2];
+    for (const Pause &p : pauses) {
+        if (p.stall)
+            stalls[p.worker] += QByteArray::number(p.stopNs) + '\t' + QByteArray::number(p.resumeNs) + "\t0\n";
+        else
+            meta.pauses.append(p);
+    }
+    if (!meta.save(QDir(dir).filePath(QStringLiteral("meta.json")))) {
+        *error = QStringLiteral("cannot write meta.json");
+        return false;
+    }
+    QByteArray logs[2];
+    QByteArray refusalLines[2];
+    int index[2] = { 0, 0 };
+    for (const Rec &r : records) {
+        const QList<qint64> fields{ r.worker, ++index[r.worker], at(r.grant - 1), at(r.grant), at(r.deadline), at(r.end) };
+        QByteArray line;
+        for (qint64 f : fields)
+            line += QByteArray::number(f) + '\t';
+        const bool released = qstrcmp(r.reason, "released") == 0;
+        line += QByteArray(r.reason) + '\t' + QByteArray::number(r.signal > 0 ? at(r.signal) : 0) + '\t'
+                + QByteArray::number(released ? at(r.end) : 0) + '\t'
+                + QByteArray::number(at(r.lastWrite >= 0 ? r.lastWrite : r.grant)) + "\t0\t"
+                + QByteArray::number(r.increments) + "\t0\t0\n";
+        logs[r.worker] += line;
+    }
+    for (const Refused &f : refusals)
+        refusalLines[f.worker] += QByteArray::number(at(f.at)) + '\t' + f.source + '\t' + f.error + '\t'
+                + f.message.toUtf8() + '\n';
+    const auto write = [&](const QString &name, const QByteArray &bytes) {
+        QFile file(QDir(dir).filePath(name));
+        return file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size();
+    };
+    for (int w = 0; w < 2; ++w) {
+        if (!write(QStringLiteral("worker-%1.log").arg(w), logs[w])
+            || (!stalls[w].isEmpty() && !write(QStringLiteral("worker-%1.log.stalls").arg(w), stalls[w]))
+            || (!refusalLines[w].isEmpty() && !write(QStringLiteral("worker-%1.log.refusals").arg(w), refusalLines[w]))) {
+            *error = QStringLiteral("cannot write the logs");
+            return false;
+        }
+    }
+    if (!write(QStringLiteral("counter"), QByteArray::number(counter) + '\n')) {
+        *error = QStringLiteral("cannot write the counter");
+        return false;
+    }
+    RunMeta loaded;
+    return checkRun(dir, &loaded, result, error);
+}
 
 } // namespace
 
 Q_DECLARE_METATYPE(QList<Rec>)
 Q_DECLARE_METATYPE(QList<Fault>)
 Q_DECLARE_METATYPE(QList<Pause>)
+Q_DECLARE_METATYPE(QList<Refused>)
+Q_DECLARE_METATYPE(QList<AliasWorker>)
 
 class tst_SafetyChecker : public QObject
 {
@@ -41,6 +128,9 @@ class tst_SafetyChecker : public QObject
 private Q_SLOTS:
     void check_data();
     void check();
+    void scenarioRules_data();
+    void scenarioRules();
+    void minimumTtl();
 };
 
 void tst_SafetyChecker::check_data()
@@ -143,64 +233,11 @@ void tst_SafetyChecker::check()
 
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    RunMeta meta;
-    meta.scenario = QStringLiteral("synthetic");
-    meta.servers = 3;
-    meta.workers = 2;
-    meta.ttl = 500;
-    meta.retryDelay = 50;
-    meta.retryJitter = 25;
-    meta.serverTimeout = 100;
-    meta.startNs = at(-10);
-    meta.steadyNs = at(0);
-    // The workers stop wanting the lock just after the last holding ends.
-    double last = 0;
-    for (const Rec &r : std::as_const(records))
-        last = std::max(last, std::min(r.end, r.deadline));
-    meta.stopNs = at(last + 10);
+    RunMeta meta = baseMeta();
     meta.faults = faults;
-    QByteArray stalls[2];
-    for (const Pause &p : std::as_const(pauses)) {
-        if (p.stall)
-            stalls[p.worker] += QByteArray::number(p.stopNs) + '\t' + QByteArray::number(p.resumeNs) + "\t0\n";
-        else
-            meta.pauses.append(p);
-    }
-    QVERIFY(meta.save(dir.filePath(QStringLiteral("meta.json"))));
-
-    QByteArray logs[2];
-    int index[2] = { 0, 0 };
-    for (const Rec &r : std::as_const(records)) {
-        const QList<qint64> fields{ r.worker, ++index[r.worker], at(r.grant - 1), at(r.grant), at(r.deadline), at(r.end) };
-        QByteArray line;
-        for (qint64 f : fields)
-            line += QByteArray::number(f) + '\t';
-        const bool released = qstrcmp(r.reason, "released") == 0;
-        line += QByteArray(r.reason) + '\t' + QByteArray::number(r.signal > 0 ? at(r.signal) : 0) + '\t'
-                + QByteArray::number(released ? at(r.end) : 0) + '\t'
-                + QByteArray::number(at(r.lastWrite >= 0 ? r.lastWrite : r.grant)) + "\t0\t"
-                + QByteArray::number(r.increments) + "\t0\t0\n";
-        logs[r.worker] += line;
-    }
-    for (int w = 0; w < 2; ++w) {
-        QFile log(dir.filePath(QStringLiteral("worker-%1.log").arg(w)));
-        QVERIFY(log.open(QIODevice::WriteOnly));
-        log.write(logs[w]);
-        if (!stalls[w].isEmpty()) {
-            QFile file(dir.filePath(QStringLiteral("worker-%1.log.stalls").arg(w)));
-            QVERIFY(file.open(QIODevice::WriteOnly));
-            file.write(stalls[w]);
-        }
-    }
-    QFile counterFile(dir.filePath(QStringLiteral("counter")));
-    QVERIFY(counterFile.open(QIODevice::WriteOnly));
-    counterFile.write(QByteArray::number(counter) + '\n');
-    counterFile.close();
-
-    RunMeta loaded;
     CheckResult result;
     QString error;
-    QVERIFY2(checkRun(dir.path(), &loaded, &result, &error), qPrintable(error));
+    QVERIFY2(writeAndCheck(dir.path(), meta, records, counter, pauses, {}, &result, &error), qPrintable(error));
     QFETCH(int, excused);
     QFETCH(int, livenessFailures);
     const QString findings = result.findings.join(u'\n');
@@ -211,6 +248,125 @@ void tst_SafetyChecker::check()
     QCOMPARE(result.excusedLate + result.starvedLate, excused);
     QTEST(result.lateWrites, "lateWrites");
     QVERIFY2(result.livenessFailures == livenessFailures, qPrintable(findings));
+}
+
+// The rules of rolling-restart (locks held across a restart are kept) and alias (a worker
+// given one process under two names is refused, naming both, and never holds).
+void tst_SafetyChecker::scenarioRules_data()
+{
+    QTest::addColumn<QList<Rec>>("records");
+    QTest::addColumn<QList<Fault>>("faults");
+    QTest::addColumn<bool>("keepLocks");
+    QTest::addColumn<QList<AliasWorker>>("aliases");
+    QTest::addColumn<QList<Refused>>("refusals");
+    QTest::addColumn<int>("heldAcross");
+    QTest::addColumn<int>("lostAcross");
+    QTest::addColumn<int>("aliasRefused");
+    QTest::addColumn<int>("aliasHoldings");
+    QTest::addColumn<int>("unexpected");
+    QTest::addColumn<bool>("violated");
+
+    const QList<AliasWorker> noAlias;
+    const QList<Refused> noRefusal;
+    // Rolling restart: server 0 down from 100 to 900 ms, server 1 from 1000 to 1800 ms.
+    const QList<Fault> rolling{ { QStringLiteral("rolling-restart"), at(100), at(900), QString() },
+                                { QStringLiteral("rolling-restart"), at(1000), at(1800), QString() } };
+    const QList<Rec> kept{ { 0, 0, 2480, 2000, "released", 0, 1 } };
+    const QList<Rec> expiredAcross{ { 0, 0, 1300, 1305, "expired", 1305, 1 },
+                                    { 1, 1306, 2480, 2000, "released", 0, 1 } };
+    QTest::newRow("a lock held across restarts and released")
+            << kept << rolling << true << noAlias << noRefusal << 1 << 0 << 0 << 0 << 0 << false;
+    QTest::newRow("a lock held across restarts that expired")
+            << expiredAcross << rolling << true << noAlias << noRefusal << 2 << 1 << 0 << 0 << 0 << true;
+    QTest::newRow("the same where the scenario does not promise it")
+            << expiredAcross << rolling << false << noAlias << noRefusal << 2 << 1 << 0 << 0 << 0 << false;
+    QTest::newRow("lost, but held between the restarts only")
+            << QList<Rec>{ { 0, 0, 90, 80, "released", 0, 1 }, { 1, 910, 1400, 990, "lost", 990, 1 },
+                           { 0, 1810, 2480, 2000, "released", 0, 1 } }
+            << rolling << true << noAlias << noRefusal << 0 << 0 << 0 << 0 << 0 << false;
+    QTest::newRow("lost while one server was down, granted after its kill")
+            << QList<Rec>{ { 1, 200, 1400, 1100, "lost", 1100, 1 }, { 0, 1110, 2480, 2000, "released", 0, 1 } }
+            << rolling << true << noAlias << noRefusal << 2 << 1 << 0 << 0 << 0 << true;
+
+    // Alias: worker 1 was given redis://127.0.0.1:7001 and redis://0.0.0.0:7001/1.
+    const QString a = QStringLiteral("redis://127.0.0.1:7001");
+    const QString b = QStringLiteral("redis://0.0.0.0:7001/1");
+    const QList<AliasWorker> alias{ { 1, { a, b } } };
+    const QList<Rec> honest{ { 0, 0, 480, 300, "released" } };
+    const QString both = QStringLiteral("one server reached under two names: %1 and %2 (same run_id)").arg(a, b);
+    QTest::newRow("alias refused, naming both")
+            << honest << QList<Fault>() << false << alias << QList<Refused>{ { 1, 5, "InvalidArgument", both } }
+            << 0 << 0 << 1 << 0 << 0 << false;
+    QTest::newRow("alias refused by setServers, naming both")
+            << honest << QList<Fault>() << false << alias
+            << QList<Refused>{ { 1, 0, "InvalidArgument", both, "setServers" } } << 0 << 0 << 1 << 0 << 0 << false;
+    QTest::newRow("alias never refused")
+            << honest << QList<Fault>() << false << alias << noRefusal << 0 << 0 << 0 << 0 << 0 << true;
+    QTest::newRow("alias refused naming one URL only")
+            << honest << QList<Fault>() << false << alias
+            << QList<Refused>{ { 1, 5, "InvalidArgument", QStringLiteral("duplicate server %1").arg(b) } }
+            << 0 << 0 << 0 << 0 << 0 << true;
+    QTest::newRow("alias refused with another error")
+            << honest << QList<Fault>() << false << alias << QList<Refused>{ { 1, 5, "NoQuorum", both } }
+            << 0 << 0 << 0 << 0 << 0 << true;
+    QTest::newRow("alias refused, but it held before")
+            << QList<Rec>{ { 0, 0, 480, 300, "released" }, { 1, 310, 790, 600, "released" } } << QList<Fault>()
+            << false << alias << QList<Refused>{ { 1, 700, "InvalidArgument", both } } << 0 << 0 << 1 << 1 << 0 << true;
+    QTest::newRow("a refusal in a worker with a valid list")
+            << honest << QList<Fault>() << false << noAlias
+            << QList<Refused>{ { 0, 5, "InvalidArgument", QStringLiteral("TTL 300 ms is below the minimum 407 ms") } }
+            << 0 << 0 << 0 << 0 << 1 << true;
+}
+
+void tst_SafetyChecker::scenarioRules()
+{
+    QFETCH(QList<Rec>, records);
+    QFETCH(QList<Fault>, faults);
+    QFETCH(bool, keepLocks);
+    QFETCH(QList<AliasWorker>, aliases);
+    QFETCH(QList<Refused>, refusals);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    RunMeta meta = baseMeta();
+    meta.faults = faults;
+    meta.locksSurviveFaults = keepLocks;
+    meta.aliases = aliases;
+    qint64 increments = 0;
+    for (const Rec &r : std::as_const(records))
+        increments += r.increments;
+    CheckResult result;
+    QString error;
+    QVERIFY2(writeAndCheck(dir.path(), meta, records, increments, {}, refusals, &result, &error), qPrintable(error));
+    const QString findings = result.findings.join(u'\n');
+    QCOMPARE(result.overlaps, 0);
+    QTEST(result.heldAcrossFaults, "heldAcross");
+    QTEST(result.lostAcrossFaults, "lostAcross");
+    QCOMPARE(result.lockLossFailures, keepLocks ? result.lostAcrossFaults : 0);
+    QCOMPARE(result.aliasWorkers, int(aliases.size()));
+    QTEST(result.aliasRefused, "aliasRefused");
+    QTEST(result.aliasHoldings, "aliasHoldings");
+    QTEST(result.unexpectedRefusals, "unexpected");
+    QFETCH(bool, violated);
+    QVERIFY2(result.violated() == violated, qPrintable(findings));
+    QVERIFY(!result.safetyViolated()); // none of these rules is about the counter or overlaps
+}
+
+// The runner draws TTLs from the library's rule; pin the rule's arithmetic down.
+void tst_SafetyChecker::minimumTtl()
+{
+    // ceil((4 x 100 + 2) / 0.99) = ceil(406.06) = 407, + 1 ms of margin.
+    QCOMPARE(minimumTtlMs(100), 408);
+    QCOMPARE(minimumTtlMs(50), 206);   // ceil(204.04) + 1
+    QCOMPARE(minimumTtlMs(150), 610);  // ceil(608.08) + 1
+    // 198 / 0.99 is 200 exactly, which the library's floating point may round up to 201:
+    // the margin covers it.
+    QCOMPARE(minimumTtlMs(49), 201);
+    for (int ttl = 210; ttl <= 3000; ttl += 7) {
+        const int t = maximumServerTimeoutMs(ttl);
+        QVERIFY(minimumTtlMs(t) <= ttl);
+        QVERIFY(minimumTtlMs(t + 1) > ttl);
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_SafetyChecker)

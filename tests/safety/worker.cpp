@@ -19,6 +19,13 @@
 // file. The checker does not blame the library for a signal that could not be delivered
 // because the whole process stood still; a loop kept busy (CPU used) is no excuse.
 //
+// Refusals: an acquisition that fails for good (acquireFailed with unlimited retries: a
+// configuration the library refuses) and a server list setServers() refuses go to --log's
+// ".refusals" file (time, source, error, errorString); the worker then tries again after a
+// retry delay (or, when the list was refused, idles until its run time is over). The scenario
+// alias expects them from the workers it gives one server under two names; from any other
+// worker they are a failure.
+//
 // Pauses: the runner stops a holder with SIGTSTP, not SIGSTOP. The worker's handler stops the
 // process with SIGSTOP at once, except between its last validity check and the end of its
 // pwrite (a few microseconds): a stop there is deferred to the end of the write. A pause in
@@ -33,6 +40,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QMetaEnum>
 #include <QRandomGenerator>
 #include <QTimer>
 
@@ -122,6 +130,7 @@ struct Config
     int retryDelay = 50;
     int retryJitter = 25;
     int serverTimeout = 100;
+    double driftFactor = 0.01;
     QString counterPath;
     QString logPath;
 };
@@ -156,7 +165,9 @@ public:
         m_logFd = ::open(config.logPath.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         m_stallFd = ::open((config.logPath + QStringLiteral(".stalls")).toLocal8Bit().constData(),
                            O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (m_logFd < 0 || m_stallFd < 0)
+        m_refusalFd = ::open((config.logPath + QStringLiteral(".refusals")).toLocal8Bit().constData(),
+                             O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (m_logFd < 0 || m_stallFd < 0 || m_refusalFd < 0)
             die("cannot open the log file");
         m_heartbeat.setTimerType(Qt::PreciseTimer);
         m_heartbeat.setInterval(HeartbeatMs);
@@ -166,9 +177,12 @@ public:
         m_manager.setRetryDelay(config.retryDelay);
         m_manager.setRetryJitter(config.retryJitter);
         m_manager.setServerTimeout(config.serverTimeout);
+        m_manager.setDriftFactor(config.driftFactor);
         if (!m_manager.setServers(config.servers)) {
-            std::fprintf(stderr, "qredlock_safety_worker: %s\n", qPrintable(m_manager.errorString()));
-            std::exit(2);
+            // Refused as written (e.g. the same host and port twice): recorded like a refused
+            // acquisition; the worker then idles.
+            m_listRefused = true;
+            recordRefusal("setServers", "InvalidArgument", m_manager.errorString());
         }
         m_lock.setManager(&m_manager);
         m_lock.setResource(config.resource);
@@ -229,6 +243,8 @@ private:
             finish();
             return;
         }
+        if (m_listRefused)
+            return; // nothing to acquire with; stopWanting() finishes
         m_current = Holding();
         m_current.index = ++m_holdings;
         m_current.want = monotonicNs();
@@ -242,8 +258,46 @@ private:
             finish();
             return;
         }
-        std::fprintf(stderr, "worker %d: acquire failed: %s\n", m_config.id, qPrintable(m_lock.errorString()));
-        QTimer::singleShot(m_config.retryDelay, this, [this] { m_lock.acquire(); });
+        const int error = int(m_lock.error());
+        const char *name = QMetaEnum::fromType<DistributedLock::Error>().valueToKey(error);
+        recordRefusal("acquire", name ? name : "?", m_lock.errorString());
+        QTimer::singleShot(m_config.retryDelay, this, [this] {
+            if (!m_stopping)
+                m_lock.acquire();
+        });
+    }
+
+    // Diagnostics (worker-N.err): what each server said in the round that granted a holding,
+    // so that an overlap can be traced to the servers that voted for each side.
+    void logOutcomes(const char *what)
+    {
+        QStringList parts;
+        const auto outcomes = m_lock.serverOutcomes();
+        for (const DistributedLock::ServerOutcome &o : outcomes) {
+            using R = DistributedLock::ServerOutcome::Result;
+            const char *name = "?";
+            switch (o.result) {
+            case R::Pending: name = "pending"; break;
+            case R::Granted: name = "granted"; break;
+            case R::Refused: name = "refused"; break;
+            case R::Timeout: name = "timeout"; break;
+            case R::Error: name = "error"; break;
+            case R::Repaired: name = "repaired"; break;
+            }
+            parts << o.server + u'=' + QLatin1String(name);
+        }
+        std::fprintf(stderr, "worker %d holding %d %s at %lld: %s\n", m_config.id, m_current.index, what,
+                     qint64(monotonicNs()), qPrintable(parts.join(u' ')));
+    }
+
+    void recordRefusal(const char *source, const char *error, QString message)
+    {
+        std::fprintf(stderr, "worker %d: %s refused: %s: %s\n", m_config.id, source, error, qPrintable(message));
+        message.replace(u'\t', u' ').replace(u'\n', u' ');
+        const QByteArray line = QByteArray::number(monotonicNs()) + '\t' + source + '\t' + error + '\t'
+                + message.toUtf8() + '\n';
+        if (::write(m_refusalFd, line.constData(), size_t(line.size())) != line.size())
+            die("cannot write the refusals");
     }
 
     void onAcquired()
@@ -256,6 +310,7 @@ private:
         m_holdUntil = now + qint64(randomIn(m_config.holdMinMs, m_config.holdMaxMs)) * NsPerMs;
         emitLine("G %d %lld %lld %lld\n", m_current.index, qint64(now),
                  qint64(m_current.deadline), qint64(m_current.wallOffset));
+        logOutcomes("granted");
         readModifyWrite();
     }
 
@@ -325,6 +380,7 @@ private:
         m_held = false;
         m_current.reason = reason;
         m_current.end = monotonicNs();
+        logOutcomes(reason); // the last round's late answers have arrived by now
         emitLine("E %d %lld %s\n", m_current.index, qint64(m_current.end), reason);
         writeRecord();
     }
@@ -369,6 +425,7 @@ private:
         heartbeat();
         ::close(m_logFd);
         ::close(m_stallFd);
+        ::close(m_refusalFd);
         ::close(m_counterFd);
         QCoreApplication::exit(0);
     }
@@ -394,6 +451,8 @@ private:
     int m_counterFd = -1;
     int m_logFd = -1;
     int m_stallFd = -1;
+    int m_refusalFd = -1;
+    bool m_listRefused = false; // setServers() refused the list: never acquire
     QTimer m_heartbeat;
     qint64 m_lastTick = 0;
     qint64 m_lastTickCpu = 0;
@@ -424,10 +483,11 @@ Config parse(const QCoreApplication &app)
     const QCommandLineOption retryDelay(QStringLiteral("retry-delay"), QStringLiteral("Manager retry delay (ms)."), QStringLiteral("ms"), QStringLiteral("50"));
     const QCommandLineOption retryJitter(QStringLiteral("retry-jitter"), QStringLiteral("Manager retry jitter (ms)."), QStringLiteral("ms"), QStringLiteral("25"));
     const QCommandLineOption serverTimeout(QStringLiteral("server-timeout"), QStringLiteral("Manager per-server timeout (ms)."), QStringLiteral("ms"), QStringLiteral("100"));
+    const QCommandLineOption driftFactor(QStringLiteral("drift-factor"), QStringLiteral("Manager clock drift factor."), QStringLiteral("f"), QStringLiteral("0.01"));
     const QCommandLineOption counter(QStringLiteral("counter"), QStringLiteral("Shared counter file."), QStringLiteral("file"));
     const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("This worker's log (TSV, appended)."), QStringLiteral("file"));
     p.addOptions({ servers, resource, id, ttl, autoExtend, holdMin, holdMax, rmwMax, seconds, seed, retryDelay,
-                   retryJitter, serverTimeout, counter, log });
+                   retryJitter, serverTimeout, driftFactor, counter, log });
     p.process(app);
 
     Config c;
@@ -444,6 +504,7 @@ Config parse(const QCoreApplication &app)
     c.retryDelay = p.value(retryDelay).toInt();
     c.retryJitter = p.value(retryJitter).toInt();
     c.serverTimeout = p.value(serverTimeout).toInt();
+    c.driftFactor = p.value(driftFactor).toDouble();
     c.counterPath = p.value(counter);
     c.logPath = p.value(log);
     if (c.servers.isEmpty() || c.counterPath.isEmpty() || c.logPath.isEmpty() || c.ttl <= 0 || c.seconds <= 0) {
