@@ -28,7 +28,6 @@ public:
     void start(bool retry);
     void startAttempt();
     void onAcquireDecided(QuorumRound &round, quint64 attempt, qint64 t0);
-    void onFenceDecided(QuorumRound &round, quint64 attempt);
     void attemptFailed(DistributedLock::Error error, const QString &message, bool needsCleanup = true);
     bool retryAllowed(DistributedLock::Error error, int delayMs) const;
     bool lapsed() const; // Locked, but the validity deadline has passed (expired() not yet handled)

@@ -1,4 +1,4 @@
-// RedisEndpoint: every URL form of design §2, the errors that name the offending part,
+// RedisEndpoint: every URL form the README lists, the errors that name the offending part,
 // printing without the password, and the server identity used to refuse duplicates.
 
 #include <QRedlock/RedisEndpoint>
