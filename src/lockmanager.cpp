@@ -391,6 +391,7 @@ void LockManagerPrivate::runScript(const std::shared_ptr<QuorumRound> &round, co
     QuorumRound::startScript(round, connections, script, keys, args, serverTimeout);
 }
 
+
 static QList<QByteArray> withCounters(const QList<QByteArray> &keys)
 {
     QList<QByteArray> all = keys;
@@ -461,7 +462,6 @@ void LockManagerPrivate::startInspection(LockInspection *job, const QString &res
                                         .arg(errorString.isEmpty() ? QString() : u": " + errorString));
         return;
     }
-    const QByteArray key = (keyPrefix + resource).toUtf8();
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
                                                classifyInspect);
     QPointer<LockInspection> target(job);
@@ -470,7 +470,7 @@ void LockManagerPrivate::startInspection(LockInspection *job, const QString &res
         if (target)
             LockInspectionPrivate::get(target)->complete(resource, r, nullptr, names);
     };
-    runScript(round, inspectScript, { key, key + QByteArrayLiteral(":fencing") }, {});
+    runScript(round, inspectScript, withCounters(keysFor({ resource })), {});
 }
 
 void LockManagerPrivate::startForcedRelease(LockInspection *job, const QString &resource, const QByteArray &token)
@@ -479,7 +479,7 @@ void LockManagerPrivate::startForcedRelease(LockInspection *job, const QString &
         startInspection(job, resource); // fails with the reason
         return;
     }
-    const QByteArray key = (keyPrefix + resource).toUtf8();
+    const QList<QByteArray> keys = keysFor({ resource });
     auto release = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
                                                  classifyForceRelease);
     QPointer<LockInspection> target(job);
@@ -495,17 +495,15 @@ void LockManagerPrivate::startForcedRelease(LockInspection *job, const QString &
         if (!target)
             return;
         // The state afterwards, in a second round; the job keeps what each server removed.
-        const QString key = resource;
         auto inspect = std::make_shared<QuorumRound>(r.size(), r.quorum, QuorumRound::Mode::All, classifyInspect);
         const std::vector<QuorumRound::Server> removed = r.servers;
-        inspect->onDecided = [target, key, names, removed](QuorumRound &i) {
+        inspect->onDecided = [target, resource, names, removed](QuorumRound &i) {
             if (target)
-                LockInspectionPrivate::get(target)->complete(key, i, &removed, names);
+                LockInspectionPrivate::get(target)->complete(resource, i, &removed, names);
         };
-        const QByteArray redisKey = (keyPrefix + resource).toUtf8();
-        runScript(inspect, inspectScript, { redisKey, redisKey + QByteArrayLiteral(":fencing") }, {});
+        runScript(inspect, inspectScript, withCounters(keysFor({ resource })), {});
     };
-    runScript(release, forceReleaseScript, { key }, { token });
+    runScript(release, forceReleaseScript, keys, { token });
 }
 
 QStringList LockManagerPrivate::printableUrls() const
