@@ -4,6 +4,7 @@
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
+#include <QtCore/QDateTime>
 #include <QtCore/QMetaEnum>
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QTimer>
@@ -195,13 +196,133 @@ void DistributedLockPrivate::stopTimers()
     retryTimer.stop();
 }
 
-void DistributedLockPrivate::cleanup(const QByteArray &oldToken)
+void DistributedLockPrivate::cleanup(const QByteArray &oldToken, bool leaveQueue)
 {
     LockManagerPrivate *mp = managerPrivate();
     if (!mp || oldToken.isEmpty() || keys.isEmpty() || mp->connections.empty())
         return;
     // Fire and forget: the round keeps itself alive until every server answered.
-    mp->release(keys, oldToken);
+    mp->release(keys, channels, oldToken, leaveQueue && queued ? waiterId : QByteArray());
+    if (leaveQueue)
+        queued = false;
+}
+
+// ---- push coordination ---------------------------------------------------------------------
+
+bool DistributedLockPrivate::pushEnabled() const
+{
+    const LockManagerPrivate *mp = managerPrivate();
+    return mp && mp->notifications && mp->notifier;
+}
+
+void DistributedLockPrivate::startWaiting()
+{
+    // Subscribed before the next attempt: a release after that attempt read the keys is
+    // published after the subscription was confirmed, so it wakes us; a release before it
+    // leaves the keys free (or reserved for us) for that attempt. Nothing falls between.
+    LockManagerPrivate *mp = managerPrivate();
+    QPointer<DistributedLock> self(q);
+    const quint64 gen = generation;
+    subscribing = true;
+    waitId = mp->notifier->addWait(
+            channels,
+            [self, gen] {
+                if (!self || self->d->generation != gen || !self->d->subscribing)
+                    return;
+                DistributedLockPrivate *d = self->d.get();
+                if (d->state == DistributedLock::State::Acquiring && d->retryTimer.isActive()) {
+                    d->retryTimer.stop();
+                    d->startAttempt();
+                }
+            },
+            [self](const QByteArray &payload) {
+                if (self)
+                    self->d->onWake(payload);
+            });
+}
+
+void DistributedLockPrivate::endWait()
+{
+    subscribing = false;
+    if (waitId == 0)
+        return;
+    if (LockManagerPrivate *mp = managerPrivate())
+        mp->notifier->removeWait(waitId);
+    waitId = 0;
+}
+
+void DistributedLockPrivate::onWake(const QByteArray &payload)
+{
+    if (state != DistributedLock::State::Acquiring)
+        return;
+    // The release reserved the keys for another waiter: its turn, not ours.
+    if (!payload.isEmpty() && payload != waiterId)
+        return;
+    if (attemptInFlight) {
+        wokenDuringAttempt = true; // that attempt may have been read before the release
+        return;
+    }
+    if (retryTimer.isActive()) {
+        retryTimer.stop();
+        startAttempt();
+    }
+}
+
+void DistributedLockPrivate::startWatch()
+{
+    if (watchId != 0 || !pushEnabled())
+        return;
+    QPointer<DistributedLock> self(q);
+    watchId = managerPrivate()->notifier->addWatch(keys, [self](int) {
+        if (self)
+            self->d->onKeysChanged();
+    });
+}
+
+void DistributedLockPrivate::endWatch()
+{
+    checking = false;
+    recheck = false;
+    if (watchId == 0)
+        return;
+    if (LockManagerPrivate *mp = managerPrivate())
+        mp->notifier->removeWatch(watchId);
+    watchId = 0;
+}
+
+void DistributedLockPrivate::onKeysChanged()
+{
+    if (state != DistributedLock::State::Locked)
+        return;
+    if (checking) {
+        recheck = true; // the change may have come after that round read the keys
+        return;
+    }
+    LockManagerPrivate *mp = managerPrivate();
+    if (!mp || mp->connections.empty())
+        return;
+    checking = true;
+    recheck = false;
+    const quint64 gen = generation;
+    auto round = mp->check(keys, token);
+    QPointer<DistributedLock> self(q);
+    round->onDecided = [self, gen](QuorumRound &r) {
+        if (!self || self->d->generation != gen)
+            return;
+        DistributedLockPrivate *d = self->d.get();
+        d->checking = false;
+        if (d->state != DistributedLock::State::Locked)
+            return;
+        // Too few servers still hold our token: keeping the lock is impossible.
+        if (r.refused > r.size() - r.quorum) {
+            d->onLost(QStringLiteral("lock '%1' lost: its keys were changed by another client or lost with a "
+                                     "server (%2)")
+                              .arg(d->resources.join(u','), d->describeRound(r)));
+            return;
+        }
+        if (d->recheck)
+            d->onKeysChanged();
+    };
 }
 
 void DistributedLockPrivate::detachFromManager()
@@ -212,6 +333,9 @@ void DistributedLockPrivate::detachFromManager()
 
 void DistributedLockPrivate::onManagerDestroyed()
 {
+    waitId = 0; // the manager's notifier went with it
+    watchId = 0;
+    subscribing = false;
     ++generation;
     extending = false;
     extendTimer.stop();
@@ -270,6 +394,15 @@ void DistributedLockPrivate::start(bool retry)
         };
     }
     keys = LockManagerPrivate::get(m)->keysFor(resources);
+    channels = LockManagerPrivate::get(m)->channelsFor(resources);
+    {
+        quint32 words[2];
+        QRandomGenerator::system()->fillRange(words);
+        waiterId = QByteArray(reinterpret_cast<const char *>(words), sizeof words).toHex();
+    }
+    arrivalMs = QDateTime::currentMSecsSinceEpoch();
+    queued = false;
+    holderPttl = -1;
     retrying = retry;
     attempts = 0;
     acquireStartNs = monotonicNs();
@@ -294,7 +427,14 @@ void DistributedLockPrivate::startAttempt()
     const quint64 gen = ++generation;
     const qint64 t0 = monotonicNs();
     lastAttemptT0 = t0;
-    auto round = mp->acquire(keys, token, ttl, fencing);
+    subscribing = false;
+    attemptInFlight = true;
+    wokenDuringAttempt = false;
+    // The first attempt is the plain one (the uncontended path); a waiter's attempts queue it.
+    const bool queue = waitId != 0 && pushEnabled();
+    queued = queued || queue;
+    auto round = queue ? mp->acquireQueued(keys, token, ttl, fencing, waiterId, arrivalMs)
+                       : mp->acquire(keys, token, ttl, fencing);
     QPointer<DistributedLock> self(q);
     round->onDecided = [self, gen, t0](QuorumRound &r) {
         if (self && self->d->generation == gen)
@@ -307,6 +447,10 @@ void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, q
 {
     LockManagerPrivate *mp = managerPrivate();
     const qint64 validUntil = validityEndNs(t0);
+    attemptInFlight = false;
+    holderPttl = -1;
+    for (const QuorumRound::Server &s : round.servers)
+        holderPttl = std::max(holderPttl, s.pttl);
     Q_EMIT q->serverStatusChanged();
     if (!round.succeeded()) {
         const auto fail = [](DistributedLockPrivate *d, QuorumRound &r) {
@@ -317,7 +461,7 @@ void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, q
                 d->attemptFailed(errorFor(r), QStringLiteral("lock '%1' not acquired: %2")
                                                       .arg(d->resources.join(u','), d->describeRound(r)), false);
         };
-        cleanup(token); // at once, on every server: a SET that is still on its way may land
+        cleanup(token, false); // at once, on every server: a SET that is still on its way may land
         if (!round.allAnswered() && !retryAllowed(errorFor(round), mp ? mp->retryDelay : 0)) {
             // The last attempt: its error should say what every server said, not only the
             // first ones to answer (one refusal and one dead server is not yet "held
@@ -388,19 +532,35 @@ bool DistributedLockPrivate::retryAllowed(DistributedLock::Error e, int delayMs)
 void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message, bool needsCleanup)
 {
     if (needsCleanup)
-        cleanup(token); // every server, also those that did not answer: their SET may still land
+        cleanup(token, false); // every server, also those that did not answer: their SET may still land
     ++generation;
     qCDebug(lcLock).noquote() << message;
     if (state != DistributedLock::State::Acquiring)
         return;
 
-    const int delay = jitteredRetryDelay();
+    int delay = jitteredRetryDelay();
     const bool again = retryAllowed(e, delay);
     if (again) {
         errorString = message; // remembered, not yet reported: the next attempt may succeed
+        if (e == DistributedLock::Error::Conflict && pushEnabled()) {
+            if (waitId == 0) {
+                // Subscribe, then try again as soon as the servers confirmed (or after a few
+                // ms at most); that attempt does not count as a retry.
+                --attempts;
+                startWaiting();
+                retryTimer.start(LockManagerPrivate::SubscribeWaitMs, Qt::PreciseTimer);
+                return;
+            }
+            // Woken while that attempt was out: the release may have come after it read the
+            // keys. Otherwise the holder's PTTL or retryDelay, whichever ends first.
+            delay = wokenDuringAttempt ? 0 : managerPrivate()->waitRetryDelay(holderPttl);
+        }
         retryTimer.start(delay, Qt::PreciseTimer);
         return;
     }
+    endWait();
+    if (queued)
+        cleanup(token, true); // out of the servers' queues
     token.clear();
     Q_EMIT q->tokenChanged();
     setState(DistributedLock::State::Unlocked);
@@ -416,6 +576,8 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
 
 void DistributedLockPrivate::becomeLocked()
 {
+    endWait();
+    startWatch();
     setError(DistributedLock::Error::NoError, QString()); // failed attempts before this one are history
     expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer);
     if (autoExtend)
@@ -502,6 +664,7 @@ void DistributedLockPrivate::onExpired()
 {
     if (state != DistributedLock::State::Locked)
         return;
+    endWatch();
     stopTimers();
     ++generation;
     extending = false;
@@ -515,6 +678,7 @@ void DistributedLockPrivate::onExpired()
 
 void DistributedLockPrivate::onLost(const QString &message)
 {
+    endWatch();
     stopTimers();
     ++generation;
     extending = false;
@@ -548,6 +712,8 @@ DistributedLock::~DistributedLock()
 {
     if (d->state != State::Unlocked && d->state != State::Releasing)
         d->cleanup(d->token);
+    d->endWait();
+    d->endWatch();
     QObject::disconnect(d->managerDestroyedConnection);
     d->detachFromManager();
 }
@@ -722,6 +888,8 @@ void DistributedLock::release()
     case State::Acquiring: {
         ++d->generation;
         d->retryTimer.stop();
+        d->endWait();
+        d->attemptInFlight = false;
         d->cleanup(d->token);
         d->token.clear();
         Q_EMIT tokenChanged();
@@ -737,6 +905,7 @@ void DistributedLock::release()
         break;
     }
     d->stopTimers();
+    d->endWatch();
     d->extending = false;
     const quint64 gen = ++d->generation;
     d->setState(State::Releasing);
@@ -749,7 +918,8 @@ void DistributedLock::release()
         }, Qt::QueuedConnection);
         return;
     }
-    auto round = mp->release(d->keys, d->token);
+    auto round = mp->release(d->keys, d->channels, d->token, d->queued ? d->waiterId : QByteArray());
+    d->queued = false;
     QPointer<DistributedLock> self(this);
     round->onDecided = [self, gen](QuorumRound &) {
         if (self && self->d->generation == gen) {

@@ -23,6 +23,15 @@ public:
             startAttempt();
     }
 
+    // ---- push coordination (LockManager::notifications) ----
+    bool pushEnabled() const;
+    void startWaiting();     // subscribes through the manager; the next attempt follows the confirmation
+    void endWait();
+    void onWake(const QByteArray &payload);
+    void startWatch();       // a held lock hears of changes to its keys
+    void endWatch();
+    void onKeysChanged();
+
     LockManagerPrivate *managerPrivate() const;
     QString validate() const;
     void start(bool retry);
@@ -37,7 +46,8 @@ public:
     void scheduleExtension(qint64 fromNs);
     void onExpired();
     void onLost(const QString &message);
-    void cleanup(const QByteArray &token);
+    // leaveQueue: the acquisition ends, so its queue entries on the servers go too.
+    void cleanup(const QByteArray &token, bool leaveQueue = true);
     void finishRelease();
     void stopTimers();
     void setState(DistributedLock::State s);
@@ -56,6 +66,7 @@ public:
     QMetaObject::Connection managerDestroyedConnection;
     QStringList resources;
     QList<QByteArray> keys;
+    QList<QByteArray> channels; // release channels of the resources
     int ttl = 30000;
     bool autoExtend = false;
     bool fencing = false;
@@ -83,6 +94,20 @@ public:
     LockTimer extendTimer { [this] { startExtension(); } };
     LockTimer retryTimer { [this] { onRetryTimer(); } };
     std::shared_ptr<QuorumRound> lastRound;
+
+    // Waiting: one id per acquire() in the servers' queues, ordered by arrivalMs.
+    QByteArray waiterId;
+    qint64 arrivalMs = 0;
+    quint64 waitId = 0;           // the manager's wait, 0: none
+    bool queued = false;          // an attempt of this acquisition queued us on the servers
+    bool subscribing = false;     // the next attempt waits for the subscription
+    bool attemptInFlight = false;
+    bool wokenDuringAttempt = false;
+    qint64 holderPttl = -1;       // from the last refused queued attempt
+    // Holding: the manager's watch on the keys, and the re-check it starts.
+    quint64 watchId = 0;
+    bool checking = false;
+    bool recheck = false;
 };
 
 } // namespace QRedlock

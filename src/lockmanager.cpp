@@ -94,13 +94,123 @@ end
 return 2
 )lua";
 
-// Compare-and-DEL. Returns how many keys were ours and are now gone.
-const char ReleaseLua[] = R"lua(
-local n = 0
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then n = n + redis.call('DEL', KEYS[i]) end
+// The handoff queue, shared by the queued acquire and the release (prepended to both).
+// Per lock key, two sorted sets (LockManagerPrivate::withQueues()): the waiters in the order
+// they began waiting (score: the client's clock when its acquire() began; ties by id, so that
+// every server orders the same waiters alike) and the same waiters by the server time (ms)
+// at which their entry dies unless an attempt refreshes it. A free key is reserved for the
+// head by the release: its value becomes 'qredlock-handoff:<id>' for at most the head's
+// remaining entry life.
+const char HandoffLua[] = R"lua(
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-return n
+local function purge(q, e, now)
+  local dead = redis.call('ZRANGEBYSCORE', e, '-inf', now, 'LIMIT', 0, 100)
+  if #dead > 0 then
+    redis.call('ZREM', e, unpack(dead))
+    redis.call('ZREM', q, unpack(dead))
+  end
+end
+local function reservation(id) return 'qredlock-handoff:' .. id end
+)lua";
+
+// A waiter's attempt. KEYS: n lock keys, their n queues, their n expiry sets, then with
+// fencing their n counters. ARGV: token, ttl, waiter id, arrival score, entry life (ms),
+// '1' with fencing. Takes every key when each is free (no live waiter ahead of us) or
+// reserved for us; otherwise queues us (or refreshes our entry) and returns the longest
+// PTTL of the keys held by others. Returns {granted, pttl (-1: none), highest counter}.
+const char AcquireQueuedLua[] = R"lua(
+local fenced = ARGV[6] == '1'
+local n = #KEYS / (fenced and 4 or 3)
+local id = ARGV[3]
+local now = now_ms()
+local mine = reservation(id)
+local free, wait, top = true, -1, 0
+for i = 1, n do
+  local q, e = KEYS[n + i], KEYS[2 * n + i]
+  purge(q, e, now)
+  local v = redis.call('GET', KEYS[i])
+  if v == false then
+    local head = redis.call('ZRANGE', q, 0, 0)[1]
+    if head and head ~= id then free = false end
+  elseif v ~= mine then
+    free = false
+    local p = redis.call('PTTL', KEYS[i])
+    if p > wait then wait = p end
+  end
+end
+if fenced then
+  for i = 3 * n + 1, 4 * n do
+    local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+    if c > top then top = c end
+  end
+end
+if free then
+  for i = 1, n do
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    redis.call('ZREM', KEYS[n + i], id)
+    redis.call('ZREM', KEYS[2 * n + i], id)
+  end
+  return {1, -1, top}
+end
+local life = tonumber(ARGV[5])
+for i = 1, n do
+  local q, e = KEYS[n + i], KEYS[2 * n + i]
+  redis.call('ZADD', q, 'NX', ARGV[4], id)
+  redis.call('ZADD', e, now + life, id)
+  if redis.call('PTTL', q) < life then redis.call('PEXPIRE', q, life) end
+  if redis.call('PTTL', e) < life then redis.call('PEXPIRE', e, life) end
+end
+return {0, wait, top}
+)lua";
+
+// Compare-and-DEL, then the handoff. KEYS: n lock keys, their n queues, their n expiry sets;
+// ARGV: token, the longest reservation (ms), the id of a waiter that leaves the queue ('' for
+// none: its entry and a key reserved for it go too), then the n release channels. Where a
+// live waiter is queued, the freed key is reserved for the head and the head's id is
+// PUBLISHed on the key's channel (pcall: an ACL that denies PUBLISH leaves the waiters to
+// their timers). Returns how many keys were ours and are now gone.
+const char ReleaseLua[] = R"lua(
+local n = #KEYS / 3
+local me = ARGV[3]
+local count = 0
+for i = 1, n do
+  local k, q, e = KEYS[i], KEYS[n + i], KEYS[2 * n + i]
+  local v = redis.call('GET', k)
+  local freed = false
+  if v == ARGV[1] then
+    count = count + redis.call('DEL', k)
+    freed = true
+  elseif me ~= '' and v == reservation(me) then
+    freed = redis.call('DEL', k) == 1
+  end
+  if me ~= '' then
+    redis.call('ZREM', q, me)
+    redis.call('ZREM', e, me)
+  end
+  if freed and redis.call('EXISTS', q) == 1 then
+    local now = now_ms()
+    purge(q, e, now)
+    local head = redis.call('ZRANGE', q, 0, 0)[1]
+    if head then
+      local left = math.floor((tonumber(redis.call('ZSCORE', e, head)) or now) - now)
+      local hold = math.min(left, tonumber(ARGV[2]))
+      if hold > 0 then redis.call('SET', k, reservation(head), 'PX', hold) end
+      redis.pcall('PUBLISH', ARGV[3 + i], head)
+    end
+  end
+end
+return count
+)lua";
+
+// The holder's re-check after a change was reported: 1 while every key holds our token.
+const char CheckLua[] = R"lua(
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
+end
+return 1
 )lua";
 
 // Inspection. KEYS: the lock key, its fencing counter. Returns {kind, value, pttl, counter}:
@@ -173,6 +283,21 @@ Result classifyFenced(const RedisReply &reply, QuorumRound::Server &s)
     return Result::Error;
 }
 
+// {granted, pttl of the keys held by others, highest counter}
+Result classifyQueued(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    const RedisValue &v = reply.value;
+    if (v.type == RedisValue::Type::Array && v.elements.size() == 3) {
+        s.pttl = v.elements.at(1).integer;
+        s.counter = v.elements.at(2).integer;
+        return v.elements.at(0).integer == 1 ? Result::Granted : Result::Refused;
+    }
+    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to queued acquire") : reply.errorString;
+    return Result::Error;
+}
+
 Result classifyExtend(const RedisReply &reply, QuorumRound::Server &s)
 {
     if (reply.ok() && reply.value.isInteger(2))
@@ -227,13 +352,16 @@ QPointer<LockManager> &defaultInstance()
 
 LockManagerPrivate::LockManagerPrivate(LockManager *q)
     : q(q),
+      notifier(q ? new LockNotifier : nullptr),
       acquireMultiScript(QByteArray(AcquireMultiLua)),
       acquireFencedScript(QByteArray(AcquireFencedLua)),
       raiseFenceScript(QByteArray(RaiseFenceLua)),
       extendScript(QByteArray(ExtendLua)),
-      releaseScript(QByteArray(ReleaseLua)),
+      releaseScript(QByteArray(HandoffLua) + ReleaseLua),
       inspectScript(QByteArray(InspectLua)),
-      forceReleaseScript(QByteArray(ForceReleaseLua))
+      forceReleaseScript(QByteArray(ForceReleaseLua)),
+      acquireQueuedScript(QByteArray(HandoffLua) + AcquireQueuedLua),
+      checkScript(QByteArray(CheckLua))
 {
 }
 
@@ -300,13 +428,15 @@ void LockManagerPrivate::rebuildConnections()
         auto *c = new RedisConnection(e, q);
         c->setOptions(connectionOptions());
         for (const RedisScript *s : { &acquireMultiScript, &acquireFencedScript, &raiseFenceScript,
-                                      &extendScript, &releaseScript, &inspectScript, &forceReleaseScript })
+                                      &extendScript, &releaseScript, &inspectScript, &forceReleaseScript,
+                                      &acquireQueuedScript, &checkScript })
             c->addStartupScript(*s);
         QObject::connect(c, &RedisConnection::stateChanged, q, &LockManager::serverStatusChanged);
         QObject::connect(c, &RedisConnection::ready, q, [this] { checkServerIdentities(); });
         c->open();
         connections.push_back(c);
     }
+    notifier->setServers(connections, connectionOptions());
 }
 
 void LockManagerPrivate::checkServerIdentities()
@@ -442,12 +572,76 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::extend(const QList<QByteArray> 
     return round;
 }
 
-std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray> &keys, const QByteArray &token)
+std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray> &keys,
+                                                         const QList<QByteArray> &channels, const QByteArray &token,
+                                                         const QByteArray &leavingWaiter)
 {
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
                                                classifyRelease);
-    runScript(round, releaseScript, keys, { token });
+    QList<QByteArray> args { token, QByteArray::number(waiterEntryTtl()), leavingWaiter };
+    args << channels;
+    runScript(round, releaseScript, withQueues(keys), args);
     return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::acquireQueued(const QList<QByteArray> &keys, const QByteArray &token,
+                                                               int ttlMs, bool fencing, const QByteArray &waiterId,
+                                                               qint64 arrivalMs)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
+                                               classifyQueued);
+    QList<QByteArray> all = withQueues(keys);
+    if (fencing)
+        all << withCounters(keys).mid(keys.size());
+    runScript(round, acquireQueuedScript, all,
+              { token, QByteArray::number(ttlMs), waiterId, QByteArray::number(arrivalMs),
+                QByteArray::number(waiterEntryTtl()), fencing ? QByteArrayLiteral("1") : QByteArrayLiteral("0") });
+    return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::check(const QList<QByteArray> &keys, const QByteArray &token)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
+                                               classifyFlag);
+    runScript(round, checkScript, keys, { token });
+    return round;
+}
+
+QList<QByteArray> LockManagerPrivate::withQueues(const QList<QByteArray> &keys)
+{
+    QList<QByteArray> all = keys;
+    for (const QByteArray &k : keys)
+        all.append(k + QByteArrayLiteral(":waiters"));
+    for (const QByteArray &k : keys)
+        all.append(k + QByteArrayLiteral(":waiters:expiry"));
+    return all;
+}
+
+QByteArray LockManagerPrivate::releaseChannel(const QString &resource) const
+{
+    return (keyPrefix + QStringLiteral("qredlock:released:") + resource).toUtf8();
+}
+
+QList<QByteArray> LockManagerPrivate::channelsFor(const QStringList &resources) const
+{
+    QList<QByteArray> channels;
+    channels.reserve(resources.size());
+    for (const QString &r : resources)
+        channels.append(releaseChannel(r));
+    return channels;
+}
+
+int LockManagerPrivate::waiterEntryTtl() const
+{
+    // Outlives the longest pause between two attempts of a live waiter (retryDelay + jitter,
+    // plus a round that timed out), so only dead waiters drop out of the queue.
+    return 2 * (retryDelay + retryJitter + serverTimeout) + 100;
+}
+
+int LockManagerPrivate::waitRetryDelay(qint64 holderPttlMs) const
+{
+    const int delay = jitteredRetryDelay();
+    return holderPttlMs >= 0 && holderPttlMs + 1 < delay ? int(holderPttlMs + 1) : delay;
 }
 
 void LockManagerPrivate::startInspection(LockInspection *job, const QString &resource)
@@ -635,6 +829,7 @@ bool LockManager::setServerTimeout(int ms)
         d->serverTimeout = ms;
         for (RedisConnection *c : d->connections)
             c->setOptions(d->connectionOptions());
+        d->notifier->setOptions(d->connectionOptions());
         Q_EMIT serverTimeoutChanged();
     }
     return true;
@@ -686,6 +881,16 @@ void LockManager::setKeyPrefix(const QString &prefix)
 }
 
 QString LockManager::errorString() const { return d->errorString; }
+
+bool LockManager::notifications() const { return d->notifications; }
+void LockManager::setNotifications(bool on)
+{
+    if (d->notifications == on)
+        return;
+    d->notifications = on;
+    d->notifier->setEnabled(on);
+    Q_EMIT notificationsChanged();
+}
 
 QString LockManager::holderIdentity() const { return d->effectiveHolderIdentity(); }
 void LockManager::setHolderIdentity(const QString &identity)

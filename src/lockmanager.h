@@ -37,6 +37,7 @@ class QREDLOCK_EXPORT LockManager : public QObject
     Q_PROPERTY(int retryJitter READ retryJitter WRITE setRetryJitter NOTIFY retryJitterChanged)
     Q_PROPERTY(QString keyPrefix READ keyPrefix WRITE setKeyPrefix NOTIFY keyPrefixChanged)
     Q_PROPERTY(QString holderIdentity READ holderIdentity WRITE setHolderIdentity NOTIFY holderIdentityChanged)
+    Q_PROPERTY(bool notifications READ notifications WRITE setNotifications NOTIFY notificationsChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY errorStringChanged)
     Q_PROPERTY(QVariantList serverStatus READ serverStatus NOTIFY serverStatusChanged)
 
@@ -79,6 +80,15 @@ public:
     QString holderIdentity() const;
     void setHolderIdentity(const QString &identity);
 
+    // Push coordination (default true): a waiting acquire() subscribes to the release channel
+    // of its resources and tries again as soon as a release is published, waiting locks queue
+    // on the servers so that the one who waited longest gets a released lock, and a holder
+    // hears of changes to its keys at once (client tracking) and re-checks them. False: plain
+    // polling every retryDelay, losses found at the next extension. Servers whose ACL denies
+    // SUBSCRIBE or CLIENT fall back to polling by themselves (one warning).
+    bool notifications() const;
+    void setNotifications(bool on);
+
     // Asks every server about the lock on resource: who holds it, for how long, each
     // server's view. The job finishes once every server answered or timed out; it deletes
     // itself after finished() unless setAutoDelete(false). Never finishes synchronously.
@@ -118,6 +128,7 @@ Q_SIGNALS:
     void retryJitterChanged();
     void keyPrefixChanged();
     void holderIdentityChanged();
+    void notificationsChanged();
     void errorStringChanged();
     void serverStatusChanged();
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lockmanager.h"
+#include "locknotifier_p.h"
 #include "quorumround_p.h"
 #include "redisconnection_p.h"
 
@@ -43,9 +44,25 @@ public:
     int ttlCovering(qint64 holdMs) const;
     // Retry pause of a failed renewal while validity remains (leftMs).
     int renewalRetryDelay(int leftMs) const;
+    // ---- waiting (the rest of the timing policy) ----
+    // The longest a waiter waits for its SUBSCRIBE confirmations before its next attempt.
+    static constexpr int SubscribeWaitMs = 5;
+    // How long a waiter's queue entry lives on a server without a new attempt; also the
+    // longest a released key stays reserved for the head of its queue.
+    int waiterEntryTtl() const;
+    // The pause of a waiter after a refused attempt: the holder's remaining PTTL when that
+    // is shorter than the jittered retryDelay (a wake-up on release cuts it short).
+    int waitRetryDelay(qint64 holderPttlMs) const;
     void checkServerIdentities();
     qint64 driftMarginNs(int ttlMs) const;
     QList<QByteArray> keysFor(const QStringList &resources) const;
+    // The key schema's handoff queue of each key: key + ":waiters" (the order) and
+    // key + ":waiters:expiry" (when each entry dies): keys, then all queues, then all expiries.
+    static QList<QByteArray> withQueues(const QList<QByteArray> &keys);
+    // The channel a release of resource is published on: keyPrefix + "qredlock:released:" +
+    // resource (under the key prefix, so that one ACL pattern covers keys and channels).
+    QByteArray releaseChannel(const QString &resource) const;
+    QList<QByteArray> channelsFor(const QStringList &resources) const;
 
     // Round kinds. Keys are full Redis keys (prefix applied).
     std::shared_ptr<QuorumRound> acquire(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
@@ -54,7 +71,15 @@ public:
     // fencingToken > 0: repairs only where the counters are not above it, and raises them.
     std::shared_ptr<QuorumRound> extend(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
                                         qint64 fencingToken);
-    std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QByteArray &token);
+    // leavingWaiter: a waiter id whose queue entries (and a key reserved for it) go too.
+    std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QList<QByteArray> &channels,
+                                         const QByteArray &token, const QByteArray &leavingWaiter);
+    // A waiter's attempt: takes the keys when free for it, else queues it; each server's
+    // reply carries the holder's PTTL (Server::pttl).
+    std::shared_ptr<QuorumRound> acquireQueued(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
+                                               bool fencing, const QByteArray &waiterId, qint64 arrivalMs);
+    // Granted where every key still holds token.
+    std::shared_ptr<QuorumRound> check(const QList<QByteArray> &keys, const QByteArray &token);
 
     // Inspection: reads the key and its fencing counter on every server, then finishes the
     // job; with forcedRelease, deletes the key first (empty token: whatever holds it).
@@ -76,6 +101,9 @@ public:
                    const QList<QByteArray> &keys, const QList<QByteArray> &args);
 
     LockManager *q;
+    // Wake-ups and loss reports; null only in orDefaults()'s instance.
+    std::unique_ptr<LockNotifier> notifier;
+    bool notifications = true;
     QStringList urls;
     QList<RedisEndpoint> endpoints;
     std::vector<RedisConnection *> connections;
@@ -100,6 +128,8 @@ public:
     const RedisScript releaseScript;
     const RedisScript inspectScript;
     const RedisScript forceReleaseScript;
+    const RedisScript acquireQueuedScript;
+    const RedisScript checkScript;
 };
 
 } // namespace QRedlock

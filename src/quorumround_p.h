@@ -24,6 +24,7 @@ public:
         RedisFailure failure = RedisFailure::None;
         qint64 latencyNs = -1;
         qint64 counter = 0;   // fencing: the server's counter before this round
+        qint64 pttl = -1;     // queued acquire: the PTTL of a key held by another (-1: none)
         QByteArray serverId;  // the run_id of the server that answered
         RedisValue value;     // the reply itself, for rounds that read data (inspection)
         QString detail;

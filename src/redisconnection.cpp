@@ -1,6 +1,7 @@
 #include "redisconnection_p.h"
 
 #include "logging_p.h"
+#include "redisreader_p.h"
 
 #include <QtCore/QCryptographicHash>
 #include <QtCore/QFile>
@@ -47,40 +48,6 @@ namespace {
 
 constexpr qint64 NsPerMs = 1000000;
 
-RedisValue toValue(const redisReply *r)
-{
-    RedisValue v;
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        v.type = RedisValue::Type::String;
-        v.string = QByteArray(r->str, qsizetype(r->len));
-        break;
-    case REDIS_REPLY_STATUS:
-        v.type = RedisValue::Type::Status;
-        v.string = QByteArray(r->str, qsizetype(r->len));
-        break;
-    case REDIS_REPLY_ERROR:
-        v.type = RedisValue::Type::Error;
-        v.string = QByteArray(r->str, qsizetype(r->len));
-        break;
-    case REDIS_REPLY_INTEGER:
-        v.type = RedisValue::Type::Integer;
-        v.integer = r->integer;
-        break;
-    case REDIS_REPLY_ARRAY:
-        v.type = RedisValue::Type::Array;
-        v.elements.reserve(qsizetype(r->elements));
-        for (size_t i = 0; i < r->elements; ++i)
-            v.elements.append(toValue(r->element[i]));
-        break;
-    case REDIS_REPLY_NIL:
-    default:
-        v.type = RedisValue::Type::Nil;
-        break;
-    }
-    return v;
-}
-
 // Writes "<prefix><n>\r\n" at p (RESP header); returns the end.
 char *putLength(char *p, char prefix, qsizetype n)
 {
@@ -101,70 +68,6 @@ char *putLength(char *p, char prefix, qsizetype n)
 bool startsWith(const RedisValue &v, const char *prefix)
 {
     return v.type == RedisValue::Type::Error && v.string.startsWith(prefix);
-}
-
-// Every value hiredis builds for a reply is charged to the reading connection's budget
-// (through the reader's privdata, which hiredis copies into every read task). hiredis 0.14
-// allocates an array's element table as soon as it reads the count, so the 13 bytes
-// "*2147483647\r\n" would ask for 16 GB (found by fuzzing); here they exceed the budget at
-// once. A builder that returns nullptr fails the reader ("Out of memory"); processReplies()
-// then reports the real reason and drops the connection.
-constexpr qsizetype ValueOverhead = 64; // a redisReply, and the RedisValue made from it
-redisReplyObjectFunctions guardedReplyFunctions;
-redisReplyObjectFunctions hiredisReplyFunctions;
-
-bool charge(const redisReadTask *task, qsizetype bytes)
-{
-    auto *budget = static_cast<ReplyBudget *>(task->privdata);
-    if (!budget)
-        return true;
-    budget->used += bytes;
-    if (budget->used <= RedisConnection::MaxReplyBytes)
-        return true;
-    budget->exceeded = true;
-    return false;
-}
-
-void *createStringGuarded(const redisReadTask *task, char *str, size_t len)
-{
-    return charge(task, qsizetype(len) + ValueOverhead) ? hiredisReplyFunctions.createString(task, str, len) : nullptr;
-}
-
-void *createArrayGuarded(const redisReadTask *task, int elements)
-{
-    const qsizetype table = qsizetype(std::max(elements, 0)) * qsizetype(sizeof(void *) + sizeof(RedisValue));
-    return charge(task, table + ValueOverhead) ? hiredisReplyFunctions.createArray(task, elements) : nullptr;
-}
-
-void *createIntegerGuarded(const redisReadTask *task, long long value)
-{
-    return charge(task, ValueOverhead) ? hiredisReplyFunctions.createInteger(task, value) : nullptr;
-}
-
-void *createNilGuarded(const redisReadTask *task)
-{
-    return charge(task, ValueOverhead) ? hiredisReplyFunctions.createNil(task) : nullptr;
-}
-
-redisReader *createReader(ReplyBudget *budget)
-{
-    redisReader *reader = redisReaderCreate();
-    if (!reader)
-        return nullptr;
-    static const bool guarded = [reader] {
-        hiredisReplyFunctions = *reader->fn;
-        guardedReplyFunctions = hiredisReplyFunctions;
-        guardedReplyFunctions.createString = createStringGuarded;
-        guardedReplyFunctions.createArray = createArrayGuarded;
-        guardedReplyFunctions.createInteger = createIntegerGuarded;
-        guardedReplyFunctions.createNil = createNilGuarded;
-        return true;
-    }();
-    Q_UNUSED(guarded);
-    reader->fn = &guardedReplyFunctions;
-    *budget = ReplyBudget();
-    reader->privdata = budget;
-    return reader;
 }
 
 // "NOPERM this user has no permissions to run the 'evalsha' command" (Redis 7; Redis 6 says
@@ -429,6 +332,32 @@ void RedisConnection::startConnecting()
 {
     if (m_state == State::Closed)
         return;
+    resetTransport();
+    setState(State::Connecting);
+    m_connectTimer.start(m_options.connectTimeoutMs);
+    if (m_endpoint.isUnixSocket()) {
+        connectLocalSocket();
+        return;
+    }
+    QSslSocket *ssl = nullptr;
+    if (m_endpoint.isTls()) {
+        ssl = createTlsSocket();
+        if (!ssl)
+            return; // onTransportError() said why
+    }
+    QAbstractSocket *socket = ssl ? static_cast<QAbstractSocket *>(ssl) : new QTcpSocket(this);
+    if (!ssl)
+        connect(socket, &QAbstractSocket::connected, this, &RedisConnection::onTransportConnected);
+    m_device = socket;
+    watchTcpSocket(socket);
+    if (ssl)
+        ssl->connectToHostEncrypted(m_endpoint.host(), m_endpoint.port(), m_endpoint.serverName());
+    else
+        socket->connectToHost(m_endpoint.host(), m_endpoint.port());
+}
+
+void RedisConnection::resetTransport()
+{
     m_reconnectTimer.stop();
     m_lastAttemptNs = monotonicNs();
     ++m_epoch;
@@ -439,84 +368,88 @@ void RedisConnection::startConnecting()
     }
     if (m_reader)
         redisReaderFree(m_reader);
-    m_reader = createReader(&m_budget);
+    m_reader = createGuardedReader(&m_budget);
     m_handshakeRemaining = 0;
-    setState(State::Connecting);
-    m_connectTimer.start(m_options.connectTimeoutMs);
+}
 
+void RedisConnection::connectLocalSocket()
+{
     const quint64 epoch = m_epoch;
-    if (m_endpoint.isUnixSocket()) {
-        auto *socket = new QLocalSocket(this);
-        m_device = socket;
-        connect(socket, &QLocalSocket::connected, this, &RedisConnection::onTransportConnected);
-        connect(socket, &QLocalSocket::readyRead, this, &RedisConnection::onReadyRead);
-        connect(socket, &QLocalSocket::errorOccurred, this, [this, socket, epoch](QLocalSocket::LocalSocketError) {
-            if (epoch == m_epoch)
-                onTransportError(m_state == State::Connecting ? RedisFailure::Connect : RedisFailure::Disconnected,
-                                 socket->errorString());
-        });
-        connect(socket, &QLocalSocket::disconnected, this, [this, epoch] {
-            if (epoch == m_epoch)
-                onTransportError(RedisFailure::Disconnected, QStringLiteral("server closed the connection"));
-        });
-        socket->connectToServer(m_endpoint.socketPath());
-        return;
-    }
-
-    QAbstractSocket *socket = nullptr;
-    QSslSocket *ssl = nullptr;
-    if (m_endpoint.isTls()) {
-        if (!QSslSocket::supportsSsl()) {
-            onTransportError(RedisFailure::Tls, QStringLiteral("TLS is not available (no TLS backend)"));
-            return;
-        }
-        ssl = new QSslSocket(this);
-        socket = ssl;
-        QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
-        if (!m_endpoint.caFile().isEmpty()) {
-            const QList<QSslCertificate> cas = QSslCertificate::fromPath(m_endpoint.caFile());
-            if (cas.isEmpty()) {
-                m_device = socket;
-                onTransportError(RedisFailure::Tls, QStringLiteral("no certificate in CA file '%1'").arg(m_endpoint.caFile()));
-                return;
-            }
-            conf.setCaCertificates(cas);
-        }
-        if (!m_endpoint.certFile().isEmpty()) {
-            const QList<QSslCertificate> certs = QSslCertificate::fromPath(m_endpoint.certFile());
-            QFile keyFile(m_endpoint.keyFile());
-            QByteArray keyPem;
-            if (keyFile.open(QIODevice::ReadOnly))
-                keyPem = keyFile.readAll();
-            QSslKey key(keyPem, QSsl::Rsa);
-            if (key.isNull())
-                key = QSslKey(keyPem, QSsl::Ec);
-            if (certs.isEmpty() || key.isNull()) {
-                m_device = socket;
-                onTransportError(RedisFailure::Tls, QStringLiteral("cannot load client certificate '%1' / key '%2'")
-                                                            .arg(m_endpoint.certFile(), m_endpoint.keyFile()));
-                return;
-            }
-            conf.setLocalCertificate(certs.first());
-            conf.setPrivateKey(key);
-        }
-        conf.setPeerVerifyMode(m_endpoint.verifyPeer() ? QSslSocket::VerifyPeer : QSslSocket::VerifyNone);
-        ssl->setSslConfiguration(conf);
-        connect(ssl, &QSslSocket::encrypted, this, &RedisConnection::onTransportConnected);
-        connect(ssl, &QSslSocket::sslErrors, this, [this, epoch](const QList<QSslError> &errors) {
-            if (epoch != m_epoch)
-                return;
-            QStringList texts;
-            for (const QSslError &e : errors)
-                texts << e.errorString();
-            m_lastError = QStringLiteral("TLS verification failed: %1").arg(texts.join(QStringLiteral("; ")));
-            m_lastFailure = RedisFailure::Tls;
-        });
-    } else {
-        socket = new QTcpSocket(this);
-        connect(socket, &QAbstractSocket::connected, this, &RedisConnection::onTransportConnected);
-    }
+    auto *socket = new QLocalSocket(this);
     m_device = socket;
+    connect(socket, &QLocalSocket::connected, this, &RedisConnection::onTransportConnected);
+    connect(socket, &QLocalSocket::readyRead, this, &RedisConnection::onReadyRead);
+    connect(socket, &QLocalSocket::errorOccurred, this, [this, socket, epoch](QLocalSocket::LocalSocketError) {
+        if (epoch == m_epoch)
+            onTransportError(m_state == State::Connecting ? RedisFailure::Connect : RedisFailure::Disconnected,
+                             socket->errorString());
+    });
+    connect(socket, &QLocalSocket::disconnected, this, [this, epoch] {
+        if (epoch == m_epoch)
+            onTransportError(RedisFailure::Disconnected, QStringLiteral("server closed the connection"));
+    });
+    socket->connectToServer(m_endpoint.socketPath());
+}
+
+QString RedisConnection::configureTls(QSslConfiguration *conf) const
+{
+    if (!m_endpoint.caFile().isEmpty()) {
+        const QList<QSslCertificate> cas = QSslCertificate::fromPath(m_endpoint.caFile());
+        if (cas.isEmpty())
+            return QStringLiteral("no certificate in CA file '%1'").arg(m_endpoint.caFile());
+        conf->setCaCertificates(cas);
+    }
+    if (!m_endpoint.certFile().isEmpty()) {
+        const QList<QSslCertificate> certs = QSslCertificate::fromPath(m_endpoint.certFile());
+        QFile keyFile(m_endpoint.keyFile());
+        QByteArray keyPem;
+        if (keyFile.open(QIODevice::ReadOnly))
+            keyPem = keyFile.readAll();
+        QSslKey key(keyPem, QSsl::Rsa);
+        if (key.isNull())
+            key = QSslKey(keyPem, QSsl::Ec);
+        if (certs.isEmpty() || key.isNull())
+            return QStringLiteral("cannot load client certificate '%1' / key '%2'")
+                    .arg(m_endpoint.certFile(), m_endpoint.keyFile());
+        conf->setLocalCertificate(certs.first());
+        conf->setPrivateKey(key);
+    }
+    conf->setPeerVerifyMode(m_endpoint.verifyPeer() ? QSslSocket::VerifyPeer : QSslSocket::VerifyNone);
+    return QString();
+}
+
+QSslSocket *RedisConnection::createTlsSocket()
+{
+    if (!QSslSocket::supportsSsl()) {
+        onTransportError(RedisFailure::Tls, QStringLiteral("TLS is not available (no TLS backend)"));
+        return nullptr;
+    }
+    auto *ssl = new QSslSocket(this);
+    QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+    const QString problem = configureTls(&conf);
+    if (!problem.isEmpty()) {
+        m_device = ssl;
+        onTransportError(RedisFailure::Tls, problem);
+        return nullptr;
+    }
+    ssl->setSslConfiguration(conf);
+    const quint64 epoch = m_epoch;
+    connect(ssl, &QSslSocket::encrypted, this, &RedisConnection::onTransportConnected);
+    connect(ssl, &QSslSocket::sslErrors, this, [this, epoch](const QList<QSslError> &errors) {
+        if (epoch != m_epoch)
+            return;
+        QStringList texts;
+        for (const QSslError &e : errors)
+            texts << e.errorString();
+        m_lastError = QStringLiteral("TLS verification failed: %1").arg(texts.join(QStringLiteral("; ")));
+        m_lastFailure = RedisFailure::Tls;
+    });
+    return ssl;
+}
+
+void RedisConnection::watchTcpSocket(QAbstractSocket *socket)
+{
+    const quint64 epoch = m_epoch;
     connect(socket, &QAbstractSocket::readyRead, this, &RedisConnection::onReadyRead);
     connect(socket, &QAbstractSocket::errorOccurred, this, [this, socket, epoch](QAbstractSocket::SocketError err) {
         if (epoch != m_epoch)
@@ -536,10 +469,6 @@ void RedisConnection::startConnecting()
         if (epoch == m_epoch)
             onTransportError(RedisFailure::Disconnected, QStringLiteral("server closed the connection"));
     });
-    if (ssl)
-        ssl->connectToHostEncrypted(m_endpoint.host(), m_endpoint.port(), m_endpoint.serverName());
-    else
-        socket->connectToHost(m_endpoint.host(), m_endpoint.port());
 }
 
 void RedisConnection::onTransportConnected()
@@ -672,7 +601,7 @@ void RedisConnection::onReadyRead()
 void RedisConnection::injectIncomingForTesting(const QByteArray &bytes)
 {
     if (!m_reader)
-        m_reader = createReader(&m_budget);
+        m_reader = createGuardedReader(&m_budget);
     redisReaderFeed(m_reader, bytes.constData(), size_t(bytes.size()));
     processReplies();
 }
@@ -703,7 +632,7 @@ void RedisConnection::processReplies()
         if (!raw)
             return;
         m_budget = ReplyBudget(); // the next reply starts afresh
-        RedisValue value = toValue(static_cast<redisReply *>(raw));
+        RedisValue value = toRedisValue(static_cast<redisReply *>(raw));
         freeReplyObject(raw);
         dispatch(std::move(value));
     }
@@ -711,6 +640,11 @@ void RedisConnection::processReplies()
 
 void RedisConnection::dispatch(RedisValue &&value)
 {
+    if (m_pushHandler && value.type == RedisValue::Type::Array && value.elements.size() == 3
+        && value.elements.at(0).string == "message") {
+        m_pushHandler(value);
+        return;
+    }
     if (m_inflight.empty()) {
         dropConnection(RedisFailure::Protocol, QStringLiteral("protocol error: reply with no request pending"), true);
         return;

@@ -18,7 +18,10 @@
 #include <memory>
 
 QT_BEGIN_NAMESPACE
+class QAbstractSocket;
 class QIODevice;
+class QSslConfiguration;
+class QSslSocket;
 QT_END_NAMESPACE
 
 struct redisReader;
@@ -103,6 +106,13 @@ public:
     void evalScript(const RedisScript &script, const QList<QByteArray> &keys,
                     const QList<QByteArray> &args, Callback callback, int timeoutMs = -1);
 
+    // Subscriber use (RESP2 pub/sub): replies that are `message` arrays (["message", channel,
+    // payload]) are not matched to requests but handed to this handler, in wire order. Every
+    // other reply (the confirmations of SUBSCRIBE / UNSUBSCRIBE, errors) still answers the
+    // oldest request. Send one channel per (UN)SUBSCRIBE so that each has one reply.
+    using PushHandler = std::function<void(const RedisValue &message)>;
+    void setPushHandler(PushHandler handler) { m_pushHandler = std::move(handler); }
+
     // Feeds raw bytes as if the server sent them (fuzzing and tests of reply handling).
     void injectIncomingForTesting(const QByteArray &bytes);
 
@@ -125,6 +135,13 @@ private:
 
     void enqueue(const QList<QByteArray> &argv, Pending &&pending);
     void startConnecting();
+    // The parts of startConnecting(): drop the old transport and reader; a Unix socket; a TLS
+    // socket with its configuration (nullptr after reporting a failure); the TCP socket's signals.
+    void resetTransport();
+    void connectLocalSocket();
+    QString configureTls(QSslConfiguration *conf) const; // empty, or why the files are unusable
+    QSslSocket *createTlsSocket();
+    void watchTcpSocket(QAbstractSocket *socket);
     void onTransportConnected();
     void onTransportError(RedisFailure failure, const QString &message);
     void onReadyRead();
@@ -170,6 +187,7 @@ private:
     QByteArray m_handshakeServerId;   // read during the current handshake, published when it ends
     QString m_scriptsRefused;         // set during a handshake whose script probe was refused by ACL
     ReplyBudget m_budget;
+    PushHandler m_pushHandler;
 };
 
 // Monotonic clock in nanoseconds shared by the library's timing code.

@@ -1058,9 +1058,11 @@ void tst_Cli::tlsUnixSocketAndAuth()
 
     const Outcome released = runTool(QStringList(servers) << "release" << "--resource" << "tx" << "--token" << token);
     QCOMPARE(released.exitCode, 0);
-    QCOMPARE(released.out.count("  removed\n"), 3);
+    // The holder may hear of the first deletions and clear its last key itself first.
+    QVERIFY2(released.out.count("  removed\n") >= 2, released.out.constData());
     QFile(file("stop")).open(QIODevice::WriteOnly);
-    QCOMPARE(finish(holder).exitCode, 0);
+    // The holder hears of the operator's release at once (client tracking) and stops: 69.
+    QCOMPARE(finish(holder).exitCode, 69);
 }
 
 void tst_Cli::exitCodesTellOutagesFromConflicts_data()

@@ -1,0 +1,431 @@
+#include "locknotifier_p.h"
+
+#include "logging_p.h"
+
+#include <QtCore/QTimer>
+
+namespace QRedlock {
+
+namespace {
+// A subscriber connection with nothing to listen for is closed after this long: a lock pool
+// that takes and returns locks all the time keeps it, one wait now and then does not.
+constexpr int IdleCloseMs = 2000;
+
+bool isConfirmation(const RedisReply &reply, const char *kind, const QByteArray &channel)
+{
+    const RedisValue &v = reply.value;
+    return reply.ok() && v.type == RedisValue::Type::Array && v.elements.size() == 3
+            && v.elements.at(0).string == kind && v.elements.at(1).string == channel;
+}
+} // namespace
+
+LockNotifier::LockNotifier(QObject *parent) : QObject(parent) { }
+
+LockNotifier::~LockNotifier()
+{
+    for (Server &s : m_servers)
+        delete s.subscriber; // no callbacks: the connection's destructor drops them
+}
+
+int LockNotifier::openConnections() const
+{
+    int n = 0;
+    for (const Server &s : m_servers)
+        n += s.subscriber ? 1 : 0;
+    return n;
+}
+
+void LockNotifier::setOptions(const RedisConnection::Options &options)
+{
+    m_options = options;
+    for (Server &s : m_servers) {
+        if (s.subscriber)
+            s.subscriber->setOptions(options);
+    }
+}
+
+void LockNotifier::setServers(const std::vector<RedisConnection *> &mains, const RedisConnection::Options &options)
+{
+    closeSubscribers();
+    m_servers.clear();
+    m_servers.resize(mains.size());
+    m_options = options;
+    for (size_t i = 0; i < mains.size(); ++i) {
+        Server &s = m_servers[i];
+        s.main = mains[i];
+        const int index = int(i);
+        // A main connection that comes back is a new client: tracking is off on it, and its
+        // server may have restarted without its data. Every watch re-checks.
+        connect(s.main, &RedisConnection::connectionLost, this, [this, index] {
+            if (size_t(index) < m_servers.size())
+                m_servers[size_t(index)].tracking = false;
+        });
+        connect(s.main, &RedisConnection::ready, this, [this, index] {
+            if (m_watches.empty() || size_t(index) >= m_servers.size())
+                return;
+            startTracking(index);
+            notifyWatches(index, nullptr);
+        });
+    }
+    // The channels are subscribed anew on the new servers.
+    for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
+        it->state.assign(m_servers.size(), Sub::Failed);
+        ++it->generation;
+        for (int i = 0; i < int(m_servers.size()); ++i)
+            subscribe(it.key(), it.value(), i);
+    }
+    for (int i = 0; i < int(m_servers.size()) && !m_watches.empty(); ++i)
+        startTracking(i);
+}
+
+void LockNotifier::setEnabled(bool on)
+{
+    if (m_enabled == on)
+        return;
+    m_enabled = on;
+    if (!on) {
+        // Waits and watches stay (their owners end them); nothing is listened to any more.
+        for (auto it = m_channels.begin(); it != m_channels.end(); ++it)
+            it->state.assign(m_servers.size(), Sub::Failed);
+        closeSubscribers();
+        const std::vector<quint64> ids = [this] {
+            std::vector<quint64> v;
+            for (const auto &w : m_waits)
+                v.push_back(w.first);
+            return v;
+        }();
+        for (quint64 id : ids)
+            checkReady(id);
+    }
+}
+
+RedisConnection *LockNotifier::subscriberFor(int index)
+{
+    Server &s = m_servers[size_t(index)];
+    if (s.subscriber)
+        return s.subscriber;
+    auto *c = new RedisConnection(s.main->endpoint(), this);
+    c->setOptions(m_options);
+    c->setPushHandler([this, index](const RedisValue &message) { onMessage(index, message); });
+    connect(c, &RedisConnection::ready, this, [this, index] { onSubscriberReady(index); });
+    connect(c, &RedisConnection::connectionLost, this, [this, index] { onSubscriberLost(index); });
+    s.subscriber = c;
+    s.outage = false;
+    s.subscriberId = -1;
+    // Before any SUBSCRIBE: a subscribed RESP2 connection accepts no other command.
+    requestClientId(index);
+    c->open();
+    return c;
+}
+
+void LockNotifier::requestClientId(int index)
+{
+    RedisConnection *c = m_servers[size_t(index)].subscriber;
+    c->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("ID") }, [this, index, c](const RedisReply &r) {
+        if (size_t(index) >= m_servers.size() || m_servers[size_t(index)].subscriber != c)
+            return;
+        if (r.ok() && r.value.type == RedisValue::Type::Integer) {
+            m_servers[size_t(index)].subscriberId = r.value.integer;
+            if (!m_watches.empty())
+                startTracking(index);
+        } else if (r.ok() || r.failure == RedisFailure::Auth) {
+            denied(index, QStringLiteral("CLIENT TRACKING"),
+                   r.errorString.isEmpty() ? QString::fromUtf8(r.value.string) : r.errorString);
+        }
+    });
+}
+
+void LockNotifier::subscribe(const QByteArray &name, Channel &channel, int index)
+{
+    Server &s = m_servers[size_t(index)];
+    if (!m_enabled || s.subscribeDenied) {
+        channel.state[size_t(index)] = Sub::Failed;
+        return;
+    }
+    channel.state[size_t(index)] = Sub::Pending;
+    const quint32 generation = channel.generation;
+    subscriberFor(index)->send({ QByteArrayLiteral("SUBSCRIBE"), name },
+                               [this, name, generation, index](const RedisReply &reply) {
+                                   onSubscribed(name, generation, index, reply);
+                               });
+}
+
+void LockNotifier::onSubscribed(const QByteArray &name, quint32 generation, int index, const RedisReply &reply)
+{
+    auto it = m_channels.find(name);
+    if (it == m_channels.end() || it->generation != generation || size_t(index) >= it->state.size())
+        return;
+    const bool ok = isConfirmation(reply, "subscribe", name);
+    it->state[size_t(index)] = ok ? Sub::Subscribed : Sub::Failed;
+    // The server answered, and not with a confirmation: an ACL, or a server without the command.
+    if (!ok && (reply.ok() || reply.failure == RedisFailure::Auth))
+        denied(index, QStringLiteral("SUBSCRIBE"), reply.errorString.isEmpty() ? QString::fromUtf8(reply.value.string)
+                                                                               : reply.errorString);
+    const std::vector<quint64> waits = it->waits;
+    for (quint64 id : waits)
+        checkReady(id);
+}
+
+void LockNotifier::denied(int index, const QString &what, const QString &why)
+{
+    Server &s = m_servers[size_t(index)];
+    bool &flag = what == QStringLiteral("SUBSCRIBE") ? s.subscribeDenied : s.trackingDenied;
+    if (flag)
+        return;
+    flag = true;
+    qCWarning(lcManager).noquote()
+            << QStringLiteral("%1: %2 refused (%3): %4 on this server")
+                       .arg(s.main->endpoint().toString(), what, why,
+                            what == QStringLiteral("SUBSCRIBE")
+                                    ? QStringLiteral("waiting locks poll every retryDelay instead of being woken")
+                                    : QStringLiteral("holders learn of lost keys at their next extension"));
+}
+
+void LockNotifier::checkReady(quint64 id)
+{
+    auto w = m_waits.find(id);
+    if (w == m_waits.end() || w->second.readySent)
+        return;
+    if (m_enabled) {
+        for (const QByteArray &name : std::as_const(w->second.channels)) {
+            const auto c = m_channels.constFind(name);
+            if (c == m_channels.constEnd())
+                continue;
+            for (Sub s : c->state) {
+                if (s == Sub::Pending)
+                    return;
+            }
+        }
+    }
+    w->second.readySent = true;
+    // Through the event loop: never from inside addWait(), and the callback may end the wait.
+    QMetaObject::invokeMethod(
+            this,
+            [this, id] {
+                const auto it = m_waits.find(id);
+                if (it != m_waits.end() && it->second.ready)
+                    it->second.ready();
+            },
+            Qt::QueuedConnection);
+}
+
+quint64 LockNotifier::addWait(const QList<QByteArray> &channels, Callback ready, WakeCallback wake)
+{
+    const quint64 id = ++m_nextId;
+    m_waits.emplace(id, Wait { channels, std::move(ready), std::move(wake), false });
+    for (const QByteArray &name : channels) {
+        auto it = m_channels.find(name);
+        if (it == m_channels.end()) {
+            it = m_channels.insert(name, Channel());
+            it->state.assign(m_servers.size(), Sub::Failed);
+            for (int i = 0; i < int(m_servers.size()); ++i)
+                subscribe(name, it.value(), i);
+        }
+        it->waits.push_back(id);
+    }
+    checkReady(id);
+    return id;
+}
+
+void LockNotifier::removeWait(quint64 id)
+{
+    const auto w = m_waits.find(id);
+    if (w == m_waits.end())
+        return;
+    for (const QByteArray &name : std::as_const(w->second.channels)) {
+        auto it = m_channels.find(name);
+        if (it == m_channels.end())
+            continue;
+        std::vector<quint64> &ids = it->waits;
+        ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+        if (!ids.empty())
+            continue;
+        // Nobody waits on it any more: unsubscribe where it was (or is being) subscribed.
+        for (int i = 0; i < int(it->state.size()); ++i) {
+            RedisConnection *c = m_servers[size_t(i)].subscriber;
+            if (c && it->state[size_t(i)] != Sub::Failed)
+                c->send({ QByteArrayLiteral("UNSUBSCRIBE"), name }, [](const RedisReply &) { });
+        }
+        m_channels.erase(it);
+    }
+    m_waits.erase(w);
+    scheduleIdleCheck();
+}
+
+quint64 LockNotifier::addWatch(const QList<QByteArray> &keys, ChangeCallback changed)
+{
+    const quint64 id = ++m_nextId;
+    const bool first = m_watches.empty();
+    m_watches.emplace(id, Watch { keys, std::move(changed) });
+    for (const QByteArray &k : keys)
+        m_watchedKeys[k].push_back(id);
+    if (first && m_enabled) {
+        for (int i = 0; i < int(m_servers.size()); ++i)
+            startTracking(i);
+    }
+    return id;
+}
+
+void LockNotifier::removeWatch(quint64 id)
+{
+    const auto w = m_watches.find(id);
+    if (w == m_watches.end())
+        return;
+    for (const QByteArray &k : std::as_const(w->second.keys)) {
+        auto it = m_watchedKeys.find(k);
+        if (it == m_watchedKeys.end())
+            continue;
+        it->erase(std::remove(it->begin(), it->end(), id), it->end());
+        if (it->empty())
+            m_watchedKeys.erase(it);
+    }
+    m_watches.erase(w);
+    scheduleIdleCheck();
+}
+
+void LockNotifier::startTracking(int index)
+{
+    Server &s = m_servers[size_t(index)];
+    if (!m_enabled || s.trackingDenied || s.tracking || !s.main->isReady())
+        return;
+    RedisConnection *sub = subscriberFor(index);
+    if (s.subscriberId < 0 || !sub->isReady())
+        return; // again once CLIENT ID answered
+    s.tracking = true;
+    // Invalidations of every key written by another client arrive on the subscriber
+    // connection (NOLOOP: not our own writes). BCAST needs no read of the keys first.
+    sub->send({ QByteArrayLiteral("SUBSCRIBE"), QByteArray(InvalidateChannel) }, [](const RedisReply &) { });
+    const qint64 redirect = s.subscriberId;
+    RedisConnection *main = s.main;
+    main->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("TRACKING"), QByteArrayLiteral("OFF") },
+               [](const RedisReply &) { });
+    main->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("TRACKING"), QByteArrayLiteral("ON"),
+                 QByteArrayLiteral("REDIRECT"), QByteArray::number(redirect), QByteArrayLiteral("BCAST"),
+                 QByteArrayLiteral("NOLOOP") },
+               [this, index, main](const RedisReply &r) {
+                   if (size_t(index) >= m_servers.size() || m_servers[size_t(index)].main != main)
+                       return;
+                   if (r.ok() && r.value.isStatus("OK"))
+                       return;
+                   m_servers[size_t(index)].tracking = false;
+                   if (r.ok() || r.failure == RedisFailure::Auth) // refused, not a lost connection
+                       denied(index, QStringLiteral("CLIENT TRACKING"),
+                              r.errorString.isEmpty() ? QString::fromUtf8(r.value.string) : r.errorString);
+               });
+    // Changes before tracking was on were not reported: every watch looks once.
+    notifyWatches(index, nullptr);
+}
+
+void LockNotifier::notifyWatches(int index, const QByteArray *key)
+{
+    std::vector<quint64> ids;
+    if (key) {
+        const auto it = m_watchedKeys.constFind(*key);
+        if (it == m_watchedKeys.constEnd())
+            return;
+        ids = *it;
+    } else {
+        for (const auto &w : m_watches)
+            ids.push_back(w.first);
+    }
+    for (quint64 id : ids) {
+        const auto w = m_watches.find(id);
+        if (w != m_watches.end() && w->second.changed)
+            w->second.changed(index);
+    }
+}
+
+void LockNotifier::onMessage(int index, const RedisValue &message)
+{
+    const QByteArray &channel = message.elements.at(1).string;
+    const RedisValue &payload = message.elements.at(2);
+    if (channel == InvalidateChannel) {
+        if (payload.type != RedisValue::Type::Array) { // nil: FLUSHALL / FLUSHDB
+            notifyWatches(index, nullptr);
+            return;
+        }
+        for (const RedisValue &key : payload.elements)
+            notifyWatches(index, &key.string);
+        return;
+    }
+    const auto it = m_channels.constFind(channel);
+    if (it == m_channels.constEnd())
+        return;
+    const std::vector<quint64> ids = it->waits;
+    for (quint64 id : ids) {
+        const auto w = m_waits.find(id);
+        if (w != m_waits.end() && w->second.wake)
+            w->second.wake(payload.string);
+    }
+}
+
+void LockNotifier::onSubscriberLost(int index)
+{
+    Server &s = m_servers[size_t(index)];
+    s.outage = true;
+    s.tracking = false; // its redirect target is gone
+    s.subscriberId = -1;
+    for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
+        if (size_t(index) < it->state.size() && it->state[size_t(index)] == Sub::Subscribed)
+            it->state[size_t(index)] = Sub::Failed;
+    }
+}
+
+void LockNotifier::onSubscriberReady(int index)
+{
+    Server &s = m_servers[size_t(index)];
+    if (!s.outage)
+        return; // the first handshake: the commands sent meanwhile follow it
+    s.outage = false;
+    requestClientId(index);
+    for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
+        ++it->generation;
+        subscribe(it.key(), it.value(), index);
+    }
+    // A release published while the connection was down was missed: every wait looks again.
+    std::vector<quint64> ids;
+    for (const auto &w : m_waits)
+        ids.push_back(w.first);
+    for (quint64 id : ids) {
+        const auto w = m_waits.find(id);
+        if (w != m_waits.end() && w->second.wake)
+            w->second.wake(QByteArray());
+    }
+}
+
+void LockNotifier::scheduleIdleCheck()
+{
+    if (m_idleCheckQueued || !m_channels.isEmpty() || !m_watches.empty())
+        return;
+    m_idleCheckQueued = true;
+    QTimer::singleShot(IdleCloseMs, this, [this] {
+        m_idleCheckQueued = false;
+        closeIfIdle();
+    });
+}
+
+void LockNotifier::closeIfIdle()
+{
+    if (m_channels.isEmpty() && m_watches.empty())
+        closeSubscribers();
+}
+
+void LockNotifier::closeSubscribers()
+{
+    for (Server &s : m_servers) {
+        if (!s.subscriber)
+            continue;
+        RedisConnection *c = s.subscriber;
+        s.subscriber = nullptr;
+        s.subscriberId = -1;
+        if (s.tracking && s.main && s.main->isReady())
+            s.main->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("TRACKING"), QByteArrayLiteral("OFF") },
+                         [](const RedisReply &) { });
+        s.tracking = false;
+        c->disconnect(this);
+        c->close(); // pending SUBSCRIBEs see Cancelled; their channels' generations are checked
+        c->deleteLater();
+    }
+}
+
+} // namespace QRedlock

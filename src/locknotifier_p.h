@@ -1,0 +1,121 @@
+// LockNotifier: the manager's push side. One subscriber connection per server, opened only
+// while something waits or is watched, shared by every lock of the manager:
+//  - waits: release channels (LockManagerPrivate::releaseChannel()) subscribed with SUBSCRIBE,
+//    one channel per command; a `message` on a channel wakes the waits on it;
+//  - watches: keys of held locks; the main connections send their invalidations here
+//    (CLIENT TRACKING ... REDIRECT <this connection's id>), and a watch hears of every
+//    invalidation of its keys, and of every reconnect of a subscriber connection.
+// Knows channels, keys and callbacks; nothing about locks. When a server refuses SUBSCRIBE or
+// CLIENT (ACL, an old server) that server is left to polling, said once at warning level.
+#pragma once
+
+#include "redisconnection_p.h"
+
+#include <QtCore/QHash>
+#include <QtCore/QObject>
+
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+namespace QRedlock {
+
+class LockNotifier : public QObject
+{
+    Q_OBJECT
+public:
+    using Callback = std::function<void()>;
+    // payload: what the release published (the waiter it was handed to), empty when unknown
+    using WakeCallback = std::function<void(const QByteArray &payload)>;
+    // the server index whose view of the keys may have changed
+    using ChangeCallback = std::function<void(int server)>;
+
+    // The channel of key invalidations (RESP2 client tracking with REDIRECT).
+    static constexpr const char InvalidateChannel[] = "__redis__:invalidate";
+
+    explicit LockNotifier(QObject *parent = nullptr);
+    ~LockNotifier() override;
+
+    // The main connections, for CLIENT TRACKING; the subscriber connections use the same
+    // endpoints and options. Drops every subscription; waits and watches stay.
+    void setServers(const std::vector<RedisConnection *> &mainConnections, const RedisConnection::Options &options);
+    void setOptions(const RedisConnection::Options &options);
+    void setEnabled(bool on);
+    bool isEnabled() const { return m_enabled; }
+
+    // A wait on channels. ready() runs once, through the event loop, when every server has
+    // confirmed or refused every channel's subscription; wake() on every release published on
+    // one of them, and with an empty payload when a subscriber connection came back.
+    quint64 addWait(const QList<QByteArray> &channels, Callback ready, WakeCallback wake);
+    void removeWait(quint64 id);
+
+    // A watch on held keys: changed(server) on every invalidation of one of them on that
+    // server, and when the server's subscriber connection came back (or was denied tracking
+    // only after a change could have been missed).
+    quint64 addWatch(const QList<QByteArray> &keys, ChangeCallback changed);
+    void removeWatch(quint64 id);
+
+    // For tests and diagnostics.
+    int channelCount() const { return int(m_channels.size()); }
+    int waitCount() const { return int(m_waits.size()); }
+    int watchCount() const { return int(m_watches.size()); }
+    int openConnections() const;
+
+private:
+    enum class Sub : quint8 { Pending, Subscribed, Failed };
+    struct Channel
+    {
+        std::vector<quint64> waits;
+        std::vector<Sub> state; // per server
+        quint32 generation = 0;
+    };
+    struct Wait
+    {
+        QList<QByteArray> channels;
+        Callback ready;
+        WakeCallback wake;
+        bool readySent = false;
+    };
+    struct Watch
+    {
+        QList<QByteArray> keys;
+        ChangeCallback changed;
+    };
+    struct Server
+    {
+        RedisConnection *main = nullptr;       // the manager's, for CLIENT TRACKING
+        RedisConnection *subscriber = nullptr; // ours, lazily opened
+        bool subscribeDenied = false;
+        bool trackingDenied = false;
+        bool outage = false;     // the subscriber connection dropped since it was ready
+        bool tracking = false;   // CLIENT TRACKING is on, redirected to the current subscriber
+        qint64 subscriberId = -1;
+    };
+
+    RedisConnection *subscriberFor(int server);
+    void requestClientId(int server); // the redirect target of CLIENT TRACKING
+    void subscribe(const QByteArray &name, Channel &channel, int server);
+    void onSubscribed(const QByteArray &name, quint32 generation, int server, const RedisReply &reply);
+    void checkReady(quint64 waitId);
+    void onMessage(int server, const RedisValue &message);
+    void onSubscriberReady(int server);
+    void onSubscriberLost(int server);
+    void startTracking(int server);
+    void notifyWatches(int server, const QByteArray *key);
+    void denied(int server, const QString &what, const QString &why);
+    void scheduleIdleCheck();
+    void closeIfIdle();
+    void closeSubscribers();
+
+    bool m_enabled = true;
+    bool m_idleCheckQueued = false;
+    RedisConnection::Options m_options;
+    std::vector<Server> m_servers;
+    QHash<QByteArray, Channel> m_channels;
+    std::unordered_map<quint64, Wait> m_waits;
+    std::unordered_map<quint64, Watch> m_watches;
+    QHash<QByteArray, std::vector<quint64>> m_watchedKeys;
+    quint64 m_nextId = 0;
+};
+
+} // namespace QRedlock

@@ -1,0 +1,375 @@
+// Push coordination against real redis-server processes: waiters woken by releases (also
+// when the release races the subscription), the handoff to the one who waited, fallback to
+// polling when the ACL denies PUBLISH / SUBSCRIBE / CLIENT, a foreign client's release,
+// channels unsubscribed when waits end (10,000 of them), and lost() at once after a foreign
+// delete or a majority restart.
+#include "distributedlock_p.h"
+
+#include "lockmanager_p.h"
+#include "rawredisclient.h"
+#include "redisserver.h"
+
+#include <QtCore/QElapsedTimer>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <malloc.h>
+
+#include <memory>
+#include <vector>
+
+using QRedlock::DistributedLock;
+using QRedlock::LockManager;
+using QRedlock::LockManagerPrivate;
+using QRedlockTest::RedisCluster;
+using QRedlockTest::RedisServer;
+
+namespace {
+
+std::unique_ptr<LockManager> makeManager(const QStringList &urls, int retryDelay)
+{
+    auto m = std::make_unique<LockManager>();
+    if (!m->setServers(urls))
+        qFatal("setServers failed: %s", qPrintable(m->errorString()));
+    m->setServerTimeout(200);
+    m->setRetryDelay(retryDelay);
+    m->setRetryJitter(0);
+    m->setRetryCount(-1);
+    return m;
+}
+
+std::unique_ptr<DistributedLock> makeLock(LockManager *m, const QString &resource, int ttl = 30000)
+{
+    auto lock = std::make_unique<DistributedLock>();
+    lock->setManager(m);
+    lock->setResource(resource);
+    lock->setTtl(ttl);
+    return lock;
+}
+
+bool acquireNow(DistributedLock &lock)
+{
+    QSignalSpy ok(&lock, &DistributedLock::acquired);
+    lock.acquire();
+    return QTest::qWaitFor([&] { return !ok.isEmpty(); }, 5000);
+}
+
+const QRedlock::LockNotifier &notifier(LockManager *m)
+{
+    return *LockManagerPrivate::get(m)->notifier;
+}
+
+QStringList capturedWarnings;
+QtMessageHandler previousHandler = nullptr;
+void captureWarnings(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (type == QtWarningMsg)
+        capturedWarnings << message;
+    previousHandler(type, context, message);
+}
+
+} // namespace
+
+class tst_Push : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void wakeUp_onRelease();
+    void wakeUp_releaseRacesTheSubscription();
+    void handoff_goesToTheWaiter();
+    void foreignRelease_withinRetryDelay();
+    void fallback_whenAclDenies();
+    void notificationsOff_polls();
+    void unsubscribe_whenWaitsEnd_data();
+    void unsubscribe_whenWaitsEnd();
+    void lost_onForeignDelete();
+    void lost_onMajorityRestart();
+
+private:
+    RedisCluster m_cluster;
+};
+
+void tst_Push::initTestCase()
+{
+    QVERIFY2(m_cluster.start(3), qPrintable(m_cluster.errorString()));
+}
+
+void tst_Push::wakeUp_onRelease()
+{
+    // With a retryDelay of 10 s only a wake-up can explain a grant within a second.
+    auto ma = makeManager(m_cluster.urls(), 10000);
+    auto mb = makeManager(m_cluster.urls(), 10000);
+    auto a = makeLock(ma.get(), QStringLiteral("push-wake"));
+    auto b = makeLock(mb.get(), QStringLiteral("push-wake"));
+    QVERIFY(acquireNow(*a));
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    QElapsedTimer t;
+    qint64 grantNs = -1;
+    connect(b.get(), &DistributedLock::acquired, this, [&] { grantNs = t.nsecsElapsed(); });
+    b->acquire();
+    QTRY_COMPARE_WITH_TIMEOUT(notifier(mb.get()).channelCount(), 1, 2000);
+    QTest::qWait(50); // the subscription and the queued attempt are done
+    t.start();
+    a->release();
+    QVERIFY(got.wait(2000)); // a real event loop (QTRY_* sleeps 10 ms between its looks)
+    qInfo("release to grant: %.2f ms", double(grantNs) / 1e6);
+    QVERIFY(grantNs < 1000 * 1000000LL);
+    QCOMPARE(notifier(mb.get()).channelCount(), 0);
+    QCOMPARE(notifier(mb.get()).waitCount(), 0);
+}
+
+void tst_Push::wakeUp_releaseRacesTheSubscription()
+{
+    // The release goes out right after the waiter's first (plain) attempt was refused, while
+    // its SUBSCRIBE is on the way: the attempt after the confirmation must see the free key.
+    auto ma = makeManager(m_cluster.urls(), 10000);
+    auto mb = makeManager(m_cluster.urls(), 10000);
+    for (int round = 0; round < 20; ++round) {
+        const QString resource = QStringLiteral("push-race-%1").arg(round);
+        auto a = makeLock(ma.get(), resource);
+        auto b = makeLock(mb.get(), resource);
+        QVERIFY(acquireNow(*a));
+        QSignalSpy got(b.get(), &DistributedLock::acquired);
+        b->acquire();
+        // The wait begins when the first attempt was refused; the release follows at once
+        // (or a few event-loop turns later), before or after SUBSCRIBE reached the servers.
+        QTRY_COMPARE_WITH_TIMEOUT(notifier(mb.get()).waitCount(), 1, 2000);
+        for (int i = 0; i < round % 4; ++i)
+            QCoreApplication::processEvents();
+        QElapsedTimer t;
+        t.start();
+        a->release();
+        QTRY_VERIFY_WITH_TIMEOUT(!got.isEmpty(), 3000);
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QStringLiteral("round %1: %2 ms").arg(round).arg(t.elapsed())));
+        b->release();
+    }
+}
+
+void tst_Push::handoff_goesToTheWaiter()
+{
+    // The holder asks again right after its release; the waiter who waited gets it, every time.
+    auto ma = makeManager(m_cluster.urls(), 200);
+    auto mb = makeManager(m_cluster.urls(), 200);
+    auto a = makeLock(ma.get(), QStringLiteral("push-handoff"));
+    auto b = makeLock(mb.get(), QStringLiteral("push-handoff"));
+    QVERIFY(acquireNow(*a));
+    int toWaiter = 0;
+    DistributedLock *holder = a.get();
+    DistributedLock *waiter = b.get();
+    for (int cycle = 0; cycle < 10; ++cycle) {
+        QSignalSpy got(waiter, &DistributedLock::acquired);
+        waiter->acquire();
+        QTest::qWait(60); // it waits (queued on the servers)
+        holder->release();
+        holder->acquire(); // at once, behind the waiter
+        QTRY_VERIFY_WITH_TIMEOUT(!got.isEmpty() || holder->isLocked(), 3000);
+        if (!got.isEmpty()) {
+            ++toWaiter;
+            std::swap(holder, waiter);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(holder->isLocked(), 3000);
+        // The other one now waits; it gives up this round.
+        waiter->release();
+        QTRY_COMPARE_WITH_TIMEOUT(waiter->state(), DistributedLock::State::Unlocked, 2000);
+    }
+    qInfo("releases to the waiter: %d of 10", toWaiter);
+    QVERIFY(toWaiter >= 9);
+    holder->release();
+}
+
+void tst_Push::foreignRelease_withinRetryDelay()
+{
+    // Another client's lock, released with a plain DEL: nothing is published, the waiter
+    // finds out at its next attempt, retryDelay at the latest.
+    auto m = makeManager(m_cluster.urls(), 300);
+    const QByteArray key = QByteArrayLiteral("push-foreign");
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(m_cluster.at(i).command({ "SET", key, "foreign-token", "PX", "60000" }).toByteArray(),
+                 QByteArrayLiteral("OK"));
+    auto b = makeLock(m.get(), QString::fromLatin1(key));
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    QTest::qWait(100);
+    QElapsedTimer t;
+    t.start();
+    for (int i = 0; i < 3; ++i)
+        m_cluster.at(i).command({ "DEL", key });
+    QTRY_VERIFY_WITH_TIMEOUT(!got.isEmpty(), 3000);
+    qInfo("foreign release to grant: %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 300 + 250);
+    b->release();
+}
+
+void tst_Push::fallback_whenAclDenies()
+{
+    RedisCluster cluster;
+    RedisServer::Options o;
+    o.aclUser = QStringLiteral("locker");
+    o.aclPassword = QStringLiteral("pw");
+    QVERIFY2(cluster.start(3, o), qPrintable(cluster.errorString()));
+    QStringList urls;
+    for (int i = 0; i < 3; ++i) {
+        QCOMPARE(cluster.at(i).command({ "ACL", "SETUSER", "locker", "-publish", "-subscribe", "-client" })
+                         .toByteArray(),
+                 QByteArrayLiteral("OK"));
+        urls << cluster.at(i).aclUrl();
+    }
+    capturedWarnings.clear();
+    previousHandler = qInstallMessageHandler(captureWarnings);
+    auto ma = makeManager(urls, 200);
+    auto mb = makeManager(urls, 200);
+    auto a = makeLock(ma.get(), QStringLiteral("push-acl"));
+    auto b = makeLock(mb.get(), QStringLiteral("push-acl"));
+    QVERIFY(acquireNow(*a)); // CLIENT TRACKING refused: a's manager warns once per server
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    QTest::qWait(300);
+    QVERIFY(got.isEmpty());
+    QElapsedTimer t;
+    t.start();
+    a->release(); // PUBLISH is refused inside the script (pcall): the release still works
+    QTRY_VERIFY_WITH_TIMEOUT(!got.isEmpty(), 2000);
+    QVERIFY(t.elapsed() < 200 + 250);
+    // A second wait on the same servers says nothing more.
+    b->release();
+    auto c = makeLock(mb.get(), QStringLiteral("push-acl-2"));
+    QVERIFY(acquireNow(*c));
+    qInstallMessageHandler(previousHandler);
+    int subscribe = 0;
+    int tracking = 0;
+    for (const QString &w : std::as_const(capturedWarnings)) {
+        subscribe += w.contains(QStringLiteral("SUBSCRIBE refused")) ? 1 : 0;
+        tracking += w.contains(QStringLiteral("CLIENT TRACKING refused")) ? 1 : 0;
+    }
+    QCOMPARE(subscribe, 3); // once per server of b's manager
+    QVERIFY(tracking >= 3 && tracking <= 6); // once per server and manager
+    QVERIFY(!a->isLocked());
+    c->release();
+}
+
+void tst_Push::notificationsOff_polls()
+{
+    auto ma = makeManager(m_cluster.urls(), 200);
+    auto mb = makeManager(m_cluster.urls(), 200);
+    QSignalSpy changed(mb.get(), &LockManager::notificationsChanged);
+    QVERIFY(mb->notifications());
+    mb->setNotifications(false);
+    QCOMPARE(changed.size(), 1);
+    auto a = makeLock(ma.get(), QStringLiteral("push-off"));
+    auto b = makeLock(mb.get(), QStringLiteral("push-off"));
+    QVERIFY(acquireNow(*a));
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    QTest::qWait(100);
+    QCOMPARE(notifier(mb.get()).openConnections(), 0);
+    QCOMPARE(notifier(mb.get()).channelCount(), 0);
+    a->release();
+    QTRY_VERIFY_WITH_TIMEOUT(!got.isEmpty(), 2000);
+    b->release();
+}
+
+void tst_Push::unsubscribe_whenWaitsEnd_data()
+{
+    QTest::addColumn<bool>("notifications");
+    QTest::newRow("polling") << false;
+    QTest::newRow("push") << true;
+}
+
+void tst_Push::unsubscribe_whenWaitsEnd()
+{
+    // 10,000 waiters on 10,000 resources held by another client: one subscriber connection
+    // per server, a few MiB more than polling, and nothing left (here or on the servers)
+    // once the waits end.
+    QFETCH(bool, notifications);
+    constexpr int N = 10000;
+    RedisServer server;
+    QVERIFY2(server.start(), qPrintable(server.errorString()));
+    {
+        auto client = server.connectClient();
+        QVERIFY(client);
+        QList<QByteArray> mset { "MSET" };
+        for (int i = 0; i < N; ++i)
+            mset << QByteArrayLiteral("many-") + QByteArray::number(i) << QByteArrayLiteral("foreign");
+        QCOMPARE(client->command(mset).toByteArray(), QByteArrayLiteral("OK"));
+    }
+    auto m = makeManager({ server.url() }, 60000);
+    m->setServerTimeout(2000);
+    m->setNotifications(notifications);
+    std::vector<std::unique_ptr<DistributedLock>> locks;
+    locks.reserve(N);
+    for (int i = 0; i < N; ++i)
+        locks.push_back(makeLock(m.get(), QStringLiteral("many-%1").arg(i)));
+    QTest::qWait(100);
+    const qint64 before = qint64(mallinfo2().uordblks);
+    for (auto &l : locks)
+        l->acquire();
+    if (notifications) {
+        QTRY_COMPARE_WITH_TIMEOUT(notifier(m.get()).channelCount(), N, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+                server.command({ "PUBSUB", "CHANNELS", "qredlock:released:many-*" }).toList().size(), N, 30000);
+        QCOMPARE(notifier(m.get()).openConnections(), 1);
+    }
+    QTest::qWait(500); // every lock has made its (queued) attempt
+    const qint64 during = qint64(mallinfo2().uordblks);
+    qInfo("10,000 waits (%s): %lld KiB of heap", notifications ? "push" : "polling",
+          qlonglong((during - before) / 1024));
+    static qint64 pollingBytes = 0;
+    if (!notifications)
+        pollingBytes = during - before;
+    else
+        QVERIFY2(during - before - pollingBytes < 8 * 1024 * 1024, "push costs more than 8 MiB beyond polling");
+    for (auto &l : locks)
+        l->release();
+    QCOMPARE(notifier(m.get()).channelCount(), 0);
+    QCOMPARE(notifier(m.get()).waitCount(), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(server.command({ "PUBSUB", "CHANNELS", "qredlock:released:*" }).toList().isEmpty(),
+                             10000);
+    // Leaving waiters take their queue entries along: only the foreign keys remain.
+    QTRY_COMPARE_WITH_TIMEOUT(server.command({ "DBSIZE" }).toLongLong(), qlonglong(N), 10000);
+    // And the idle subscriber connection closes.
+    QTRY_COMPARE_WITH_TIMEOUT(notifier(m.get()).openConnections(), 0, 5000);
+    locks.clear();
+}
+
+void tst_Push::lost_onForeignDelete()
+{
+    auto m = makeManager(m_cluster.urls(), 200);
+    auto a = makeLock(m.get(), QStringLiteral("push-lost-delete"));
+    a->setAutoExtend(true);
+    QVERIFY(acquireNow(*a));
+    QTest::qWait(200); // tracking is on
+    QSignalSpy lost(a.get(), &DistributedLock::lost);
+    QElapsedTimer t;
+    t.start();
+    m_cluster.at(0).command({ "DEL", "push-lost-delete" });
+    m_cluster.at(1).command({ "DEL", "push-lost-delete" });
+    QTRY_VERIFY_WITH_TIMEOUT(!lost.isEmpty(), 5000);
+    qInfo("foreign delete to lost(): %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 1000);
+}
+
+void tst_Push::lost_onMajorityRestart()
+{
+    RedisCluster cluster;
+    QVERIFY2(cluster.start(3), qPrintable(cluster.errorString()));
+    auto m = makeManager(cluster.urls(), 200);
+    auto a = makeLock(m.get(), QStringLiteral("push-lost-restart"));
+    a->setAutoExtend(true);
+    QVERIFY(acquireNow(*a));
+    QTest::qWait(200);
+    QSignalSpy lost(a.get(), &DistributedLock::lost);
+    QElapsedTimer t;
+    t.start();
+    cluster.at(0).kill();
+    cluster.at(1).kill();
+    QVERIFY(cluster.at(0).restart());
+    QVERIFY(cluster.at(1).restart());
+    QTRY_VERIFY_WITH_TIMEOUT(!lost.isEmpty(), 10000);
+    qInfo("majority restart (kill to lost()): %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 3000);
+}
+
+QTEST_GUILESS_MAIN(tst_Push)
+#include "tst_push.moc"
