@@ -202,127 +202,9 @@ void DistributedLockPrivate::cleanup(const QByteArray &oldToken, bool leaveQueue
     if (!mp || oldToken.isEmpty() || keys.isEmpty() || mp->connections.empty())
         return;
     // Fire and forget: the round keeps itself alive until every server answered.
-    mp->release(keys, channels, oldToken, leaveQueue && queued ? waiterId : QByteArray());
+    mp->release(keys, oldToken, leaveQueue && queued ? waiterId : QByteArray());
     if (leaveQueue)
         queued = false;
-}
-
-// ---- push coordination ---------------------------------------------------------------------
-
-bool DistributedLockPrivate::pushEnabled() const
-{
-    const LockManagerPrivate *mp = managerPrivate();
-    return mp && mp->notifications && mp->notifier;
-}
-
-void DistributedLockPrivate::startWaiting()
-{
-    // Subscribed before the next attempt: a release after that attempt read the keys is
-    // published after the subscription was confirmed, so it wakes us; a release before it
-    // leaves the keys free (or reserved for us) for that attempt. Nothing falls between.
-    LockManagerPrivate *mp = managerPrivate();
-    QPointer<DistributedLock> self(q);
-    const quint64 gen = generation;
-    subscribing = true;
-    waitId = mp->notifier->addWait(
-            channels,
-            [self, gen] {
-                if (!self || self->d->generation != gen || !self->d->subscribing)
-                    return;
-                DistributedLockPrivate *d = self->d.get();
-                if (d->state == DistributedLock::State::Acquiring && d->retryTimer.isActive()) {
-                    d->retryTimer.stop();
-                    d->startAttempt();
-                }
-            },
-            [self](const QByteArray &payload) {
-                if (self)
-                    self->d->onWake(payload);
-            });
-}
-
-void DistributedLockPrivate::endWait()
-{
-    subscribing = false;
-    if (waitId == 0)
-        return;
-    if (LockManagerPrivate *mp = managerPrivate())
-        mp->notifier->removeWait(waitId);
-    waitId = 0;
-}
-
-void DistributedLockPrivate::onWake(const QByteArray &payload)
-{
-    if (state != DistributedLock::State::Acquiring)
-        return;
-    // The release reserved the keys for another waiter: its turn, not ours.
-    if (!payload.isEmpty() && payload != waiterId)
-        return;
-    if (attemptInFlight) {
-        wokenDuringAttempt = true; // that attempt may have been read before the release
-        return;
-    }
-    if (retryTimer.isActive()) {
-        retryTimer.stop();
-        startAttempt();
-    }
-}
-
-void DistributedLockPrivate::startWatch()
-{
-    if (watchId != 0 || !pushEnabled())
-        return;
-    QPointer<DistributedLock> self(q);
-    watchId = managerPrivate()->notifier->addWatch(keys, [self](int) {
-        if (self)
-            self->d->onKeysChanged();
-    });
-}
-
-void DistributedLockPrivate::endWatch()
-{
-    checking = false;
-    recheck = false;
-    if (watchId == 0)
-        return;
-    if (LockManagerPrivate *mp = managerPrivate())
-        mp->notifier->removeWatch(watchId);
-    watchId = 0;
-}
-
-void DistributedLockPrivate::onKeysChanged()
-{
-    if (state != DistributedLock::State::Locked)
-        return;
-    if (checking) {
-        recheck = true; // the change may have come after that round read the keys
-        return;
-    }
-    LockManagerPrivate *mp = managerPrivate();
-    if (!mp || mp->connections.empty())
-        return;
-    checking = true;
-    recheck = false;
-    const quint64 gen = generation;
-    auto round = mp->check(keys, token);
-    QPointer<DistributedLock> self(q);
-    round->onDecided = [self, gen](QuorumRound &r) {
-        if (!self || self->d->generation != gen)
-            return;
-        DistributedLockPrivate *d = self->d.get();
-        d->checking = false;
-        if (d->state != DistributedLock::State::Locked)
-            return;
-        // Too few servers still hold our token: keeping the lock is impossible.
-        if (r.refused > r.size() - r.quorum) {
-            d->onLost(QStringLiteral("lock '%1' lost: its keys were changed by another client or lost with a "
-                                     "server (%2)")
-                              .arg(d->resources.join(u','), d->describeRound(r)));
-            return;
-        }
-        if (d->recheck)
-            d->onKeysChanged();
-    };
 }
 
 void DistributedLockPrivate::detachFromManager()
@@ -394,12 +276,7 @@ void DistributedLockPrivate::start(bool retry)
         };
     }
     keys = LockManagerPrivate::get(m)->keysFor(resources);
-    channels = LockManagerPrivate::get(m)->channelsFor(resources);
-    {
-        quint32 words[2];
-        QRandomGenerator::system()->fillRange(words);
-        waiterId = QByteArray(reinterpret_cast<const char *>(words), sizeof words).toHex();
-    }
+    waiterId.clear(); // drawn when the acquisition starts waiting
     arrivalMs = QDateTime::currentMSecsSinceEpoch();
     queued = false;
     holderPttl = -1;
@@ -918,7 +795,7 @@ void DistributedLock::release()
         }, Qt::QueuedConnection);
         return;
     }
-    auto round = mp->release(d->keys, d->channels, d->token, d->queued ? d->waiterId : QByteArray());
+    auto round = mp->release(d->keys, d->token, d->queued ? d->waiterId : QByteArray());
     d->queued = false;
     QPointer<DistributedLock> self(this);
     round->onDecided = [self, gen](QuorumRound &) {

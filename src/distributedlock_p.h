@@ -66,7 +66,6 @@ public:
     QMetaObject::Connection managerDestroyedConnection;
     QStringList resources;
     QList<QByteArray> keys;
-    QList<QByteArray> channels; // release channels of the resources
     int ttl = 30000;
     bool autoExtend = false;
     bool fencing = false;

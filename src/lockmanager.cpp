@@ -2,6 +2,7 @@
 
 #include "lockinspection_p.h"
 #include "lockmanager_p.h"
+#include "lockscripts_p.h"
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
@@ -17,225 +18,6 @@
 namespace QRedlock {
 
 namespace {
-
-// All keys on one server are taken together or not at all.
-const char AcquireMultiLua[] = R"lua(
-for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
-end
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-end
-return 1
-)lua";
-
-// KEYS: n lock keys, then their n fencing counters. Returns {granted, highest counter}.
-const char AcquireFencedLua[] = R"lua(
-local n = #KEYS / 2
-local top = 0
-for i = n + 1, #KEYS do
-  local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-  if c > top then top = c end
-end
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return {0, top} end
-end
-for i = 1, n do
-  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-end
-return {1, top}
-)lua";
-
-// Raises the counters to ARGV[2] ("set if greater"), only while we still hold every key.
-const char RaiseFenceLua[] = R"lua(
-local n = #KEYS / 2
-for i = 1, n do
-  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
-end
-local v = tonumber(ARGV[2])
-for i = n + 1, #KEYS do
-  local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-  if c < v then redis.call('SET', KEYS[i], ARGV[2]) end
-end
-return 1
-)lua";
-
-// Compare-and-PEXPIRE with quorum repair. KEYS: n lock keys (then, with fencing, their n
-// counters); ARGV: token, ttl[, fencing token]. Returns 1 when every key held our token and
-// was renewed; 0 when any key holds another token (nothing changes); 2 when some keys were
-// absent (the server restarted empty, or expired them early) and were re-created with our
-// token beside the renewed ones. A repair never overwrites a key (SET NX), and with fencing
-// happens only where no counter is above our token, which it then raises to ours. The
-// client counts only 1 toward the quorum, so a lock that lapsed is never brought back.
-const char ExtendLua[] = R"lua(
-local fence = tonumber(ARGV[3])
-local n = fence and #KEYS / 2 or #KEYS
-local missing = 0
-for i = 1, n do
-  local v = redis.call('GET', KEYS[i])
-  if v == false then missing = missing + 1 elseif v ~= ARGV[1] then return 0 end
-end
-if missing > 0 and fence then
-  for i = n + 1, #KEYS do
-    if (tonumber(redis.call('GET', KEYS[i]) or '0') or 0) > fence then return 0 end
-  end
-end
-for i = 1, n do
-  if redis.call('PEXPIRE', KEYS[i], ARGV[2]) == 0 then
-    redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
-  end
-end
-if missing == 0 then return 1 end
-if fence then
-  for i = n + 1, #KEYS do
-    if (tonumber(redis.call('GET', KEYS[i]) or '0') or 0) < fence then redis.call('SET', KEYS[i], ARGV[3]) end
-  end
-end
-return 2
-)lua";
-
-// The handoff queue, shared by the queued acquire and the release (prepended to both).
-// Per lock key, two sorted sets (LockManagerPrivate::withQueues()): the waiters in the order
-// they began waiting (score: the client's clock when its acquire() began; ties by id, so that
-// every server orders the same waiters alike) and the same waiters by the server time (ms)
-// at which their entry dies unless an attempt refreshes it. A free key is reserved for the
-// head by the release: its value becomes 'qredlock-handoff:<id>' for at most the head's
-// remaining entry life.
-const char HandoffLua[] = R"lua(
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function purge(q, e, now)
-  local dead = redis.call('ZRANGEBYSCORE', e, '-inf', now, 'LIMIT', 0, 100)
-  if #dead > 0 then
-    redis.call('ZREM', e, unpack(dead))
-    redis.call('ZREM', q, unpack(dead))
-  end
-end
-local function reservation(id) return 'qredlock-handoff:' .. id end
-)lua";
-
-// A waiter's attempt. KEYS: n lock keys, their n queues, their n expiry sets, then with
-// fencing their n counters. ARGV: token, ttl, waiter id, arrival score, entry life (ms),
-// '1' with fencing. Takes every key when each is free (no live waiter ahead of us) or
-// reserved for us; otherwise queues us (or refreshes our entry) and returns the longest
-// PTTL of the keys held by others. Returns {granted, pttl (-1: none), highest counter}.
-const char AcquireQueuedLua[] = R"lua(
-local fenced = ARGV[6] == '1'
-local n = #KEYS / (fenced and 4 or 3)
-local id = ARGV[3]
-local now = now_ms()
-local mine = reservation(id)
-local free, wait, top = true, -1, 0
-for i = 1, n do
-  local q, e = KEYS[n + i], KEYS[2 * n + i]
-  purge(q, e, now)
-  local v = redis.call('GET', KEYS[i])
-  if v == false then
-    local head = redis.call('ZRANGE', q, 0, 0)[1]
-    if head and head ~= id then free = false end
-  elseif v ~= mine then
-    free = false
-    local p = redis.call('PTTL', KEYS[i])
-    if p > wait then wait = p end
-  end
-end
-if fenced then
-  for i = 3 * n + 1, 4 * n do
-    local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-    if c > top then top = c end
-  end
-end
-if free then
-  for i = 1, n do
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-    redis.call('ZREM', KEYS[n + i], id)
-    redis.call('ZREM', KEYS[2 * n + i], id)
-  end
-  return {1, -1, top}
-end
-local life = tonumber(ARGV[5])
-for i = 1, n do
-  local q, e = KEYS[n + i], KEYS[2 * n + i]
-  redis.call('ZADD', q, 'NX', ARGV[4], id)
-  redis.call('ZADD', e, now + life, id)
-  if redis.call('PTTL', q) < life then redis.call('PEXPIRE', q, life) end
-  if redis.call('PTTL', e) < life then redis.call('PEXPIRE', e, life) end
-end
-return {0, wait, top}
-)lua";
-
-// Compare-and-DEL, then the handoff. KEYS: n lock keys, their n queues, their n expiry sets;
-// ARGV: token, the longest reservation (ms), the id of a waiter that leaves the queue ('' for
-// none: its entry and a key reserved for it go too), then the n release channels. Where a
-// live waiter is queued, the freed key is reserved for the head and the head's id is
-// PUBLISHed on the key's channel (pcall: an ACL that denies PUBLISH leaves the waiters to
-// their timers). Returns how many keys were ours and are now gone.
-const char ReleaseLua[] = R"lua(
-local n = #KEYS / 3
-local me = ARGV[3]
-local count = 0
-for i = 1, n do
-  local k, q, e = KEYS[i], KEYS[n + i], KEYS[2 * n + i]
-  local v = redis.call('GET', k)
-  local freed = false
-  if v == ARGV[1] then
-    count = count + redis.call('DEL', k)
-    freed = true
-  elseif me ~= '' and v == reservation(me) then
-    freed = redis.call('DEL', k) == 1
-  end
-  if me ~= '' then
-    redis.call('ZREM', q, me)
-    redis.call('ZREM', e, me)
-  end
-  if freed and redis.call('EXISTS', q) == 1 then
-    local now = now_ms()
-    purge(q, e, now)
-    local head = redis.call('ZRANGE', q, 0, 0)[1]
-    if head then
-      local left = math.floor((tonumber(redis.call('ZSCORE', e, head)) or now) - now)
-      local hold = math.min(left, tonumber(ARGV[2]))
-      if hold > 0 then redis.call('SET', k, reservation(head), 'PX', hold) end
-      redis.pcall('PUBLISH', ARGV[3 + i], head)
-    end
-  end
-end
-return count
-)lua";
-
-// The holder's re-check after a change was reported: 1 while every key holds our token.
-const char CheckLua[] = R"lua(
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
-end
-return 1
-)lua";
-
-// Inspection. KEYS: the lock key, its fencing counter. Returns {kind, value, pttl, counter}:
-// kind 0 no key, 1 a string (a lock value), 2 another type (value: its name).
-const char InspectLua[] = R"lua(
-local t = redis.call('TYPE', KEYS[1]).ok
-local c = redis.call('TYPE', KEYS[2]).ok == 'string' and redis.call('GET', KEYS[2]) or false
-if t == 'none' then return {0, false, -2, c} end
-local p = redis.call('PTTL', KEYS[1])
-if t ~= 'string' then return {2, t, p, c} end
-return {1, redis.call('GET', KEYS[1]), p, c}
-)lua";
-
-// An operator's release. ARGV[1]: the holder's token, or '' for whatever holds the key.
-// Returns {removed (0/1), the value that was there (or false)}; never deletes a non-string.
-const char ForceReleaseLua[] = R"lua(
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'string' then return {0, false} end
-local v = redis.call('GET', KEYS[1])
-if ARGV[1] == '' or v == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return {1, v}
-end
-return {0, v}
-)lua";
 
 using Result = QuorumRound::Result;
 
@@ -353,15 +135,15 @@ QPointer<LockManager> &defaultInstance()
 LockManagerPrivate::LockManagerPrivate(LockManager *q)
     : q(q),
       notifier(q ? new LockNotifier : nullptr),
-      acquireMultiScript(QByteArray(AcquireMultiLua)),
-      acquireFencedScript(QByteArray(AcquireFencedLua)),
-      raiseFenceScript(QByteArray(RaiseFenceLua)),
-      extendScript(QByteArray(ExtendLua)),
-      releaseScript(QByteArray(HandoffLua) + ReleaseLua),
-      inspectScript(QByteArray(InspectLua)),
-      forceReleaseScript(QByteArray(ForceReleaseLua)),
-      acquireQueuedScript(QByteArray(HandoffLua) + AcquireQueuedLua),
-      checkScript(QByteArray(CheckLua))
+      acquireMultiScript(LockScripts::acquireMulti()),
+      acquireFencedScript(LockScripts::acquireFenced()),
+      raiseFenceScript(LockScripts::raiseFence()),
+      extendScript(LockScripts::extend()),
+      releaseScript(LockScripts::release()),
+      inspectScript(LockScripts::inspect()),
+      forceReleaseScript(LockScripts::forceRelease()),
+      acquireQueuedScript(LockScripts::acquireQueued()),
+      checkScript(LockScripts::check())
 {
 }
 
@@ -572,15 +354,13 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::extend(const QList<QByteArray> 
     return round;
 }
 
-std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray> &keys,
-                                                         const QList<QByteArray> &channels, const QByteArray &token,
+std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray> &keys, const QByteArray &token,
                                                          const QByteArray &leavingWaiter)
 {
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
                                                classifyRelease);
-    QList<QByteArray> args { token, QByteArray::number(waiterEntryTtl()), leavingWaiter };
-    args << channels;
-    runScript(round, releaseScript, withQueues(keys), args);
+    runScript(round, releaseScript, withQueues(keys),
+              { token, QByteArray::number(waiterEntryTtl()), leavingWaiter, QByteArray(ReleaseChannelSuffix) });
     return round;
 }
 
@@ -617,17 +397,17 @@ QList<QByteArray> LockManagerPrivate::withQueues(const QList<QByteArray> &keys)
     return all;
 }
 
-QByteArray LockManagerPrivate::releaseChannel(const QString &resource) const
+QByteArray LockManagerPrivate::releaseChannel(const QByteArray &key)
 {
-    return (keyPrefix + QStringLiteral("qredlock:released:") + resource).toUtf8();
+    return key + ReleaseChannelSuffix;
 }
 
-QList<QByteArray> LockManagerPrivate::channelsFor(const QStringList &resources) const
+QList<QByteArray> LockManagerPrivate::channelsFor(const QList<QByteArray> &keys)
 {
     QList<QByteArray> channels;
-    channels.reserve(resources.size());
-    for (const QString &r : resources)
-        channels.append(releaseChannel(r));
+    channels.reserve(keys.size());
+    for (const QByteArray &k : keys)
+        channels.append(releaseChannel(k));
     return channels;
 }
 

@@ -96,7 +96,8 @@ public:
     // An operator's release: compare-and-delete of the key on every server, then an
     // inspection (info() tells the state afterwards; each server map says "removed").
     // An empty token deletes whatever holds the key (logged at warning level, with the
-    // holder it removed). The holder finds out at its next extension and gets lost().
+    // holder it removed). The holder gets lost(): at once with notifications (client
+    // tracking), else at its next extension.
     Q_INVOKABLE QRedlock::LockInspection *forceRelease(const QString &resource, const QByteArray &token);
 
     QString errorString() const;

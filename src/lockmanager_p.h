@@ -59,10 +59,12 @@ public:
     // The key schema's handoff queue of each key: key + ":waiters" (the order) and
     // key + ":waiters:expiry" (when each entry dies): keys, then all queues, then all expiries.
     static QList<QByteArray> withQueues(const QList<QByteArray> &keys);
-    // The channel a release of resource is published on: keyPrefix + "qredlock:released:" +
-    // resource (under the key prefix, so that one ACL pattern covers keys and channels).
-    QByteArray releaseChannel(const QString &resource) const;
-    QList<QByteArray> channelsFor(const QStringList &resources) const;
+    // The channel a release of a lock key is published on: the key + ":released", so under
+    // the key prefix (one ACL pattern covers keys and channels). The release script appends
+    // the same suffix, which it is given.
+    static constexpr const char ReleaseChannelSuffix[] = ":released";
+    static QByteArray releaseChannel(const QByteArray &key);
+    static QList<QByteArray> channelsFor(const QList<QByteArray> &keys);
 
     // Round kinds. Keys are full Redis keys (prefix applied).
     std::shared_ptr<QuorumRound> acquire(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
@@ -72,8 +74,8 @@ public:
     std::shared_ptr<QuorumRound> extend(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
                                         qint64 fencingToken);
     // leavingWaiter: a waiter id whose queue entries (and a key reserved for it) go too.
-    std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QList<QByteArray> &channels,
-                                         const QByteArray &token, const QByteArray &leavingWaiter);
+    std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QByteArray &token,
+                                         const QByteArray &leavingWaiter);
     // A waiter's attempt: takes the keys when free for it, else queues it; each server's
     // reply carries the holder's PTTL (Server::pttl).
     std::shared_ptr<QuorumRound> acquireQueued(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,

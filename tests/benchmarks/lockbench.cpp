@@ -25,6 +25,13 @@ modes (each prints one JSON line on stdout):
               --retry-delay 2  --retry-jitter 2  --hold-ms 0
   scale       many held locks with auto-extension  --locks 10000  --seconds 60  --ttl 30000
   cycles      a fixed number of acquire+release cycles (for callgrind)  --cycles 1000
+  fair-handoff  N processes, one resource, defaults; each holds --hold-ms 100 and wants it
+              again --again-ms 50 after its release: release-to-grant, share of releases to
+              a waiter, split-vote rounds per handoff  --procs 2  --seconds 5
+  wait-load   --waiters 100 wait on one held lock: server commands/s (INFO commandstats)
+  loss        --kind delete|restart: a quorum of the holder's keys deleted / a majority of
+              servers restarted empty: time to lost()  --repeat 5
+              (these three take --no-notifications for the polling figures)
   serve       start --servers N redis-servers, print their URLs, run until stdin closes
 
 common: --urls URL,... uses running servers instead of starting its own;
@@ -57,6 +64,14 @@ int main(int argc, char **argv)
         return LockBench::runScale(options);
     if (mode == QLatin1String("cycles"))
         return LockBench::runCycles(options);
+    if (mode == QLatin1String("fair-handoff"))
+        return LockBench::runFairHandoff(options);
+    if (mode == QLatin1String("fair-handoff-child"))
+        return LockBench::runFairHandoffChild(options);
+    if (mode == QLatin1String("wait-load"))
+        return LockBench::runWaitLoad(options);
+    if (mode == QLatin1String("loss"))
+        return LockBench::runLoss(options);
     if (mode == QLatin1String("serve"))
         return LockBench::runServe(options);
     LockBench::fail(QStringLiteral("unknown mode '%1' (try --help)").arg(mode));

@@ -40,6 +40,7 @@ std::unique_ptr<LockManager> readyManager(const QStringList &urls, const Options
         fail(QStringLiteral("setServers: %1").arg(m->errorString()));
     m->setServerTimeout(options.intValue(QStringLiteral("server-timeout"), 1000));
     m->setRetryCount(0);
+    m->setNotifications(!options.has(QStringLiteral("no-notifications")));
     const bool up = spinUntil([&] {
         const QVariantList status = m->serverStatus();
         for (const QVariant &s : status) {

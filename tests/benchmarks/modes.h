@@ -13,5 +13,10 @@ int runHandoffChild(const Options &options);
 int runScale(const Options &options);
 int runServe(const Options &options);
 int runSuite(const Options &options);
+// push coordination (pushmodes.cpp)
+int runFairHandoff(const Options &options);
+int runFairHandoffChild(const Options &options);
+int runWaitLoad(const Options &options);
+int runLoss(const Options &options);
 
 } // namespace LockBench

@@ -289,7 +289,12 @@ int main(int argc, char **argv)
         ++t.runs;
         bool failed = true;
         QString word = QStringLiteral("BROKEN");
-        if (made) {
+        if (made && scenario.reportOnly) {
+            failed = !run.meta().setupErrors.isEmpty();
+            word = failed ? QStringLiteral("BROKEN") : QStringLiteral("REPORTED");
+            t.add(run.meta(), run.result());
+            out(QStringLiteral("      %1: %2").arg(scenario.name, run.report()));
+        } else if (made) {
             word = verdict(run.meta(), run.result(), &failed);
             t.add(run.meta(), run.result());
             if (run.meta().negative && !failed)
@@ -332,7 +337,9 @@ int main(int argc, char **argv)
             continue;
         const Scenario &s = *selected.at(si);
         QString word;
-        if (s.negative)
+        if (s.reportOnly)
+            word = t.failed ? QStringLiteral("BROKEN %1/%2").arg(t.failed).arg(t.runs) : QStringLiteral("reported");
+        else if (s.negative)
             word = QStringLiteral("%1/%2 detected").arg(t.detected).arg(t.runs);
         else
             word = t.failed ? QStringLiteral("FAILED %1/%2").arg(t.failed).arg(t.runs) : QStringLiteral("ok");
@@ -353,7 +360,7 @@ int main(int argc, char **argv)
                     .arg(s.negative ? QStringLiteral("-") : QString::number(t.worstRecoveryShare, 'f', 2), 12)
                     .arg(rule, -20).arg(word));
         failedRuns += t.failed;
-        if (!s.negative) {
+        if (!s.negative && !s.reportOnly) {
             all.runs += t.runs;
             all.holdings += t.holdings;
             all.overlaps += t.overlaps;

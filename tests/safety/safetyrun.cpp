@@ -234,6 +234,30 @@ void Run::startFault(const QString &kind, const QString &detail)
     m_openFault = int(m_meta.faults.size()) - 1;
 }
 
+void Run::deleteKeyForeignly(const QList<int> &servers, int holder)
+{
+    ForeignDelete d;
+    d.atNs = now();
+    d.holder = holder;
+    m_foreignDeletes.append(d);
+    for (int s : servers)
+        server(s).command({ QByteArrayLiteral("DEL"), QByteArrayLiteral("safety") });
+}
+
+QString Run::report() const
+{
+    QStringList parts;
+    for (const ForeignDelete &d : m_foreignDeletes) {
+        if (d.endNs < 0)
+            parts << QStringLiteral("holder %1 never ended").arg(d.holder);
+        else
+            parts << QStringLiteral("%1 after %2 ms%3").arg(QString::fromLatin1(d.reason))
+                             .arg(double(d.endNs - d.atNs) / NsPerMs, 0, 'f', 1)
+                             .arg(d.grantedBefore ? QStringLiteral(" (another worker granted before)") : QString());
+    }
+    return parts.isEmpty() ? QStringLiteral("no deletion made") : QStringLiteral("deletions: ") + parts.join(QStringLiteral("; "));
+}
+
 void Run::markNoLeftKeys()
 {
     if (m_openFault >= 0)
@@ -434,6 +458,8 @@ bool Run::startWorkers(QString *error)
                           QStringLiteral("--log"), QDir(m_dir).filePath(QStringLiteral("worker-%1.log").arg(w)) };
         if (autoExtend)
             args << QStringLiteral("--auto-extend");
+        if (!notifications)
+            args << QStringLiteral("--no-notifications");
         auto wp = std::make_unique<WorkerProcess>();
         wp->process = std::make_unique<QProcess>();
         wp->process->setProgram(m_tools.worker);
@@ -467,6 +493,10 @@ void Run::onWorkerOutput(int index)
         if (f.value(0) == "G" && f.size() >= 5) {
             w.holding = true;
             const qint64 grant = f.at(2).toLongLong();
+            for (ForeignDelete &d : m_foreignDeletes) {
+                if (d.endNs < 0 && d.holder != index && grant >= d.atNs)
+                    d.grantedBefore = true;
+            }
             w.grantNs = grant;
             if (m_meta.steadyNs == 0 || grant < m_meta.steadyNs)
                 m_meta.steadyNs = grant;
@@ -475,6 +505,12 @@ void Run::onWorkerOutput(int index)
             w.maxWallOffset = std::max(w.maxWallOffset, offset);
         } else if (f.value(0) == "E") {
             w.holding = false;
+            for (ForeignDelete &d : m_foreignDeletes) {
+                if (d.endNs < 0 && d.holder == index && f.size() >= 4) {
+                    d.endNs = f.at(2).toLongLong();
+                    d.reason = f.at(3);
+                }
+            }
         } else if (f.value(0) == "S" && f.size() >= 2) {
             // The worker stopped wanting the lock: liveness is judged until the first one did.
             const qint64 stop = f.at(1).toLongLong();
@@ -828,6 +864,7 @@ QList<Scenario> makeScenarios()
                       std::move(episode) });
     };
     add("baseline", "no fault: plain contention", {}, {});
+    add("baseline-polling", "no fault, LockManager::notifications off", [](Run &r) { r.notifications = false; }, {});
     add("pause-minority", "SIGSTOP a minority of servers for 1.2-2 x TTL", {},
         [](Run &r) { pauseServers(r, 1, r.serverCount - r.quorum()); });
     add("pause-majority", "SIGSTOP a majority of servers for 1.2-2 x TTL", {},
@@ -938,8 +975,13 @@ QList<Scenario> makeScenarios()
         },
         aliasEpisode);
     list.last().beforeWorkers = aliasSetup;
-    add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once",
-        negativeParameters,
+    // Without notifications: with them the old holder re-checks on reconnect and usually
+    // stops before anyone else gets in, so the control would only be caught by chance.
+    add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once (polling)",
+        [](Run &r) {
+            negativeParameters(r);
+            r.notifications = false;
+        },
         [](Run &r) {
             // A fresh holding: it must outlive the restart by far for the others to get in.
             r.waitForHolder(3 * r.ttl, 50);
@@ -968,6 +1010,26 @@ QList<Scenario> makeScenarios()
             r.resumeWorker(w);
         },
         true);
+    add("pause-minority-polling", "SIGSTOP a minority of servers, LockManager::notifications off",
+        [](Run &r) { r.notifications = false; },
+        [](Run &r) { pauseServers(r, 1, r.serverCount - r.quorum()); });
+    // Outside Redlock's model: reported, never failed (see tests/safety/README.md).
+    add("foreign-delete", "another client deletes the holder's key on a quorum; reports time to its lost()",
+        [](Run &r) {
+            longHolds(r);
+            r.ttl = std::max(r.ttl, 3000);
+            r.autoExtend = true;
+        },
+        [](Run &r) {
+            const int w = r.waitForHolder(3 * r.ttl, r.ttl / 4);
+            if (w < 0)
+                return;
+            r.startFault(QStringLiteral("foreign-delete"), QStringLiteral("DEL of worker %1's key on a quorum").arg(w));
+            r.deleteKeyForeignly(r.pickServers(r.quorum()), w);
+            r.spin(r.ttl);
+            r.healFault();
+        });
+    list.last().reportOnly = true;
     return list;
 }
 

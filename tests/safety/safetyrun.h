@@ -42,6 +42,9 @@ struct Scenario
     // Called once the servers and proxies run, before the workers start (e.g. to give some
     // workers server lists of their own, or to take a server down before anyone connects).
     std::function<void(Run &)> beforeWorkers = {};
+    // Outside Redlock's model (another client deletes the keys): the run reports what
+    // happened (Run::report()) and never fails on overlaps or lost updates.
+    bool reportOnly = false;
 };
 
 const QList<Scenario> &scenarios();
@@ -65,6 +68,9 @@ public:
     const RunMeta &meta() const { return m_meta; }
     const CheckResult &result() const { return m_result; }
     QString parameters() const;
+    // Scenario foreign-delete: per deletion, the time to the old holder's end and whether
+    // another worker was granted the lock before it.
+    QString report() const;
 
     // ---- for the scenarios ----
     QRandomGenerator rng;
@@ -72,6 +78,7 @@ public:
     int workerCount = 3;
     int ttl = 800;
     bool autoExtend = false;
+    bool notifications = true;    // the workers' LockManager::notifications
     int holdMinMs = 1;
     int holdMaxMs = 400;
     int retryDelay = 50;
@@ -102,6 +109,8 @@ public:
     void healFault();
     // The open fault outlasts every lease: no key is left when it heals (tighter recovery bound).
     void markNoLeftKeys();
+    // Another client deletes the lock's key on these servers now (scenario foreign-delete).
+    void deleteKeyForeignly(const QList<int> &servers, int holder);
 
     QRedlockTest::RedisServer &server(int i);
     // Runs fn on every proxy of the given servers (all workers), in the network thread.
@@ -130,6 +139,15 @@ public:
     void setWorkerServers(int worker, const QStringList &urls, const QStringList &aliasUrls = {});
 
 private:
+    struct ForeignDelete
+    {
+        qint64 atNs = 0;
+        int holder = -1;
+        qint64 endNs = -1;         // the holder's holding ended (lost, expired or released)
+        QByteArray reason;
+        bool grantedBefore = false; // another worker was granted before that end
+    };
+    QList<ForeignDelete> m_foreignDeletes;
     struct WorkerProcess;
     bool startServers(QString *error);
     bool startWorkers(QString *error);

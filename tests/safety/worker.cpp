@@ -122,6 +122,7 @@ struct Config
     int id = 0;
     int ttl = 1000;
     bool autoExtend = false;
+    bool notifications = true;
     int holdMinMs = 5;
     int holdMaxMs = 200;
     int rmwMaxMs = 5;
@@ -188,6 +189,7 @@ public:
         m_lock.setResource(config.resource);
         m_lock.setTtl(config.ttl);
         m_lock.setAutoExtend(config.autoExtend);
+        m_manager.setNotifications(config.notifications);
 
         connect(&m_lock, &DistributedLock::acquired, this, &Worker::onAcquired);
         connect(&m_lock, &DistributedLock::acquireFailed, this, &Worker::onAcquireFailed);
@@ -475,6 +477,8 @@ Config parse(const QCoreApplication &app)
     const QCommandLineOption id(QStringLiteral("id"), QStringLiteral("Worker number in the logs."), QStringLiteral("n"), QStringLiteral("0"));
     const QCommandLineOption ttl(QStringLiteral("ttl"), QStringLiteral("Lock TTL (ms)."), QStringLiteral("ms"), QStringLiteral("1000"));
     const QCommandLineOption autoExtend(QStringLiteral("auto-extend"), QStringLiteral("Extend the lease automatically."));
+    const QCommandLineOption noNotifications(QStringLiteral("no-notifications"),
+                                             QStringLiteral("LockManager::notifications off (plain polling)."));
     const QCommandLineOption holdMin(QStringLiteral("hold-min"), QStringLiteral("Shortest hold (ms)."), QStringLiteral("ms"), QStringLiteral("5"));
     const QCommandLineOption holdMax(QStringLiteral("hold-max"), QStringLiteral("Longest hold (ms)."), QStringLiteral("ms"), QStringLiteral("200"));
     const QCommandLineOption rmwMax(QStringLiteral("rmw-max"), QStringLiteral("Longest sleep between read and write (ms)."), QStringLiteral("ms"), QStringLiteral("5"));
@@ -486,7 +490,7 @@ Config parse(const QCoreApplication &app)
     const QCommandLineOption driftFactor(QStringLiteral("drift-factor"), QStringLiteral("Manager clock drift factor."), QStringLiteral("f"), QStringLiteral("0.01"));
     const QCommandLineOption counter(QStringLiteral("counter"), QStringLiteral("Shared counter file."), QStringLiteral("file"));
     const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("This worker's log (TSV, appended)."), QStringLiteral("file"));
-    p.addOptions({ servers, resource, id, ttl, autoExtend, holdMin, holdMax, rmwMax, seconds, seed, retryDelay,
+    p.addOptions({ servers, resource, id, ttl, autoExtend, noNotifications, holdMin, holdMax, rmwMax, seconds, seed, retryDelay,
                    retryJitter, serverTimeout, driftFactor, counter, log });
     p.process(app);
 
@@ -496,6 +500,7 @@ Config parse(const QCoreApplication &app)
     c.id = p.value(id).toInt();
     c.ttl = p.value(ttl).toInt();
     c.autoExtend = p.isSet(autoExtend);
+    c.notifications = !p.isSet(noNotifications);
     c.holdMinMs = p.value(holdMin).toInt();
     c.holdMaxMs = p.value(holdMax).toInt();
     c.rmwMaxMs = std::max(1, p.value(rmwMax).toInt());

@@ -1,0 +1,18 @@
+// The Lua scripts of the lock rounds (lockscripts.cpp), as their sources.
+#pragma once
+
+#include <QtCore/QByteArray>
+
+namespace QRedlock::LockScripts {
+
+QByteArray acquireMulti();  // n keys together or none
+QByteArray acquireFenced(); // n keys + their counters: {granted, highest counter}
+QByteArray raiseFence();    // counters "set if greater" while we hold every key
+QByteArray extend();        // compare-and-PEXPIRE with quorum repair
+QByteArray release();       // compare-and-DEL, then the handoff to the head of the waiters' queue
+QByteArray inspect();       // {kind, value, pttl, counter}
+QByteArray forceRelease();  // an operator's release
+QByteArray acquireQueued(); // a waiter's attempt: take the keys, or queue
+QByteArray check();         // 1 while every key holds our token
+
+} // namespace QRedlock::LockScripts
