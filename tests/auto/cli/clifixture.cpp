@@ -126,6 +126,16 @@ QStringList CliFixture::serverArgs() const
 
 QProcess *CliFixture::startTool(const QStringList &args, const QProcessEnvironment &env)
 {
+    return launch(args, env, false);
+}
+
+QProcess *CliFixture::startToolInOwnGroup(const QStringList &args)
+{
+    return launch(args, {}, true);
+}
+
+QProcess *CliFixture::launch(const QStringList &args, const QProcessEnvironment &env, bool ownGroup)
+{
     auto p = std::make_unique<QProcess>();
     QProcessEnvironment e = env.isEmpty() ? QProcessEnvironment::systemEnvironment() : env;
     if (env.isEmpty())
@@ -134,6 +144,8 @@ QProcess *CliFixture::startTool(const QStringList &args, const QProcessEnvironme
     p->setWorkingDirectory(m_dir->path());
     p->setProgram(toolPath());
     p->setArguments(args);
+    if (ownGroup)
+        p->setChildProcessModifier([] { ::setpgid(0, 0); });
     auto clock = std::make_unique<QElapsedTimer>();
     clock->start();
     p->start();
@@ -167,24 +179,6 @@ Outcome CliFixture::runTool(const QStringList &args, const QByteArray &input, co
         p->write(input);
     p->closeWriteChannel();
     return finish(p);
-}
-
-QProcess *CliFixture::startToolInOwnGroup(const QStringList &args)
-{
-    auto p = std::make_unique<QProcess>();
-    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
-    e.remove(QStringLiteral("QREDLOCK_SERVERS"));
-    p->setProcessEnvironment(e);
-    p->setWorkingDirectory(m_dir->path());
-    p->setProgram(toolPath());
-    p->setArguments(args);
-    p->setChildProcessModifier([] { ::setpgid(0, 0); });
-    auto clock = std::make_unique<QElapsedTimer>();
-    clock->start();
-    p->start();
-    m_processes.push_back(std::move(p));
-    m_clocks.push_back(std::move(clock));
-    return m_processes.back().get();
 }
 
 Outcome CliFixture::finishServing(QProcess *p, int timeoutMs)

@@ -74,6 +74,7 @@ protected:
     Outcome runTool(const QStringList &args, const QByteArray &input = {}, const QProcessEnvironment &env = {});
     // startTool() in a process group of its own (so that the test may signal that group).
     QProcess *startToolInOwnGroup(const QStringList &args);
+    QProcess *launch(const QStringList &args, const QProcessEnvironment &env, bool ownGroup);
     // finish() that keeps this thread's event loop running (for servers of the test itself).
     Outcome finishServing(QProcess *p, int timeoutMs = 30000);
     // A shell script in the temporary folder (WaitLoop may be used in it as WAITLOOP).
