@@ -374,6 +374,8 @@ void tst_CronSchedule::next_data()
     row("0 * 29 2 *", "Europe/Berlin", "2027-06-01T00:00:00Z", "2028-02-28T23:00:00Z"); // real time
     row("0 * 29 2 *", "America/New_York", "2028-02-29T04:30:00Z", "2028-02-29T05:00:00Z");
     row("0 0 29 2 */7", "UTC", "2027-01-01T00:00:00Z", "2032-02-29T00:00:00Z"); // Sunday Feb 29
+    row("0 0 29 2 */7", "Europe/Berlin", "2097-01-01T00:00:00Z", "2128-02-28T23:00:00Z"); // 31 years
+    row("0 * 29 2 */7", "Europe/Berlin", "2097-01-01T00:00:00Z", "2128-02-28T23:00:00Z"); // real time
     row("0 0 30 2 *", "UTC", "2027-01-01T00:00:00Z", nullptr);
     row("0 0 31 4 *", "UTC", "2027-01-01T00:00:00Z", nullptr);
     row("0 0 31 4,6,9,11 *", "UTC", "2027-01-01T00:00:00Z", nullptr);
