@@ -431,8 +431,9 @@ bool firstWallMatch(const CronScheduleData &s, qint64 w, qint64 &out)
 
         if (!(s.months & (1u << m))) {
             const int nm = nextBit(s.months, m + 1);
-            if (nm < 0) {
-                m = 13;
+            if (nm < 0) { // none left this year: January of the next (the loop finds the month)
+                m = 1;
+                ++y;
             } else {
                 m = nm;
             }
