@@ -157,8 +157,11 @@ QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
         const QuorumRound::Server &s = round.servers[size_t(i)];
         QString name = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString::number(i);
         QString part = name + u' ' + resultName(s.result);
-        if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted)
-            part += u" (" + s.detail + u')';
+        if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted) {
+            // Connection errors name their server already: say it once.
+            const QString prefix = name + QStringLiteral(": ");
+            part += u" (" + (s.detail.startsWith(prefix) ? s.detail.mid(prefix.size()) : s.detail) + u')';
+        }
         parts << part;
     }
     return QStringLiteral("%1 of %2 servers granted (quorum %3): %4")
@@ -254,6 +257,7 @@ void DistributedLockPrivate::start(bool retry)
     case DistributedLock::State::Unlocked:
         break;
     }
+    leftToExpire = false;
     const QString problem = validate();
     if (!problem.isEmpty()) {
         qCWarning(lcLock).noquote() << "cannot acquire:" << problem;
@@ -399,8 +403,8 @@ bool DistributedLockPrivate::retryAllowed(DistributedLock::Error e, int delayMs)
 {
     if (!retrying || e == DistributedLock::Error::InvalidArgument || e == DistributedLock::Error::Cancelled)
         return false;
-    if (acquireTimeout >= 0)
-        return monotonicNs() + qint64(delayMs) * NsPerMs < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
+    if (acquireTimeout >= 0) // the pause is cut to the deadline (see attemptFailed()): time left is enough
+        return delayMs >= 0 && monotonicNs() < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
     const LockManagerPrivate *mp = managerPrivate();
     const int retries = mp ? mp->retryCount : 0;
     return retries < 0 || attempts <= retries;
@@ -416,6 +420,13 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
         return;
 
     int delay = jitteredRetryDelay();
+    // With acquireTimeout the last attempt goes out at the deadline rather than giving up a
+    // pause before it: acquireTimeout is how long to keep trying.
+    const qint64 leftMs = acquireTimeout < 0
+            ? -1
+            : std::max<qint64>(0, (acquireStartNs + qint64(acquireTimeout) * NsPerMs - monotonicNs()) / NsPerMs);
+    if (leftMs >= 0)
+        delay = int(std::min<qint64>(delay, leftMs));
     const bool again = retryAllowed(e, delay);
     if (again) {
         errorString = message; // remembered, not yet reported: the next attempt may succeed
@@ -431,6 +442,8 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
             // Woken while that attempt was out: the release may have come after it read the
             // keys. Otherwise the holder's PTTL or retryDelay, whichever ends first.
             delay = wokenDuringAttempt ? 0 : managerPrivate()->waitRetryDelay(holderPttl);
+            if (leftMs >= 0)
+                delay = int(std::min<qint64>(delay, leftMs));
         }
         retryTimer.start(delay, Qt::PreciseTimer);
         return;
@@ -587,7 +600,7 @@ DistributedLock::DistributedLock(QObject *parent) : QObject(parent), d(new Distr
 
 DistributedLock::~DistributedLock()
 {
-    if (d->state != State::Unlocked && d->state != State::Releasing)
+    if (d->state != State::Unlocked && d->state != State::Releasing && !d->leftToExpire)
         d->cleanup(d->token);
     d->endWait();
     d->endWatch();
@@ -755,9 +768,38 @@ void DistributedLock::extend()
     d->startExtension();
 }
 
+void DistributedLock::releaseAfter(int ms)
+{
+    if (d->state != State::Locked) {
+        d->emitErrorLater(Error::InvalidArgument, QStringLiteral("releaseAfter() needs a held lock"), false);
+        return;
+    }
+    if (ms <= 0) {
+        release();
+        return;
+    }
+    LockManagerPrivate *mp = d->managerPrivate();
+    setAutoExtend(false);
+    setTtl(mp ? mp->ttlCovering(ms) : ms);
+    // An extension already in flight carries the old TTL: the short one goes out after it.
+    const bool inFlight = d->extending;
+    if (inFlight) {
+        auto once = std::make_shared<QMetaObject::Connection>();
+        *once = connect(this, &DistributedLock::extended, this, [this, once] {
+            disconnect(*once);
+            if (d->leftToExpire && d->state == State::Locked)
+                d->startExtension();
+        });
+    }
+    d->startExtension();
+    d->leftToExpire = true;
+    d->detachFromManager();
+}
+
 void DistributedLock::release()
 {
     d->reacquireAfterRelease = false;
+    d->leftToExpire = false;
     switch (d->state) {
     case State::Unlocked:
     case State::Releasing:

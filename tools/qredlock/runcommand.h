@@ -2,7 +2,7 @@
 #pragma once
 
 #include "cli.h"
-#include "processtree.h"
+#include "supervisedcommand.h"
 
 #include <QtCore/QObject>
 #include <QtCore/QTimer>
@@ -29,20 +29,17 @@ Q_SIGNALS:
     void finished(int exitCode);
 
 private:
-    enum class Phase { Acquiring, Running, Releasing, Done };
+    enum class Phase { Acquiring, Running, Holding, Releasing, Done };
 
     void onAcquired();
     void onAcquireFailed();
     void onExtended();
-    void onCommandEnded(int status);
     void onTreeFinished(int commandStatus);
     void onSignal(int signalNumber, bool fromTerminal);
-    void onKillTimer();
-    // Sends sig to the command and every process it started, and SIGKILL to whatever is
-    // left after --kill-after.
-    void terminateTree(int sig);
     void stopChild(const QString &reason);
     void releaseAndFinish(int exitCode);
+    // --lock-at-least-for: the lease is cut to holdMs and left to expire on the servers.
+    void holdAndFinish(int exitCode, qint64 holdMs);
     // Emits finished() after graceMs, so that the last requests (the cleanup after a failed or
     // cancelled attempt, after a lost lock) leave the sockets: Qt writes them from the event loop.
     void finishSoon(int exitCode, int graceMs = 50);
@@ -50,13 +47,11 @@ private:
     Settings m_settings;
     QRedlock::LockManager m_manager;
     QRedlock::DistributedLock m_lock;
-    ProcessTree m_tree;
+    SupervisedCommand m_command;
     QTimer m_renewDeadline;   // fires when the lease is down to its last third, unrenewed
-    QTimer m_killTimer;       // SIGKILL after --kill-after, then again while anything is left
     SignalWatcher *m_signals = nullptr;
     Phase m_phase = Phase::Acquiring;
     bool m_lockGone = false;  // lost, expired, or not renewed in time while the command ran
-    bool m_killSent = false;  // SIGKILL went out already
     int m_exitCode = 0;
 };
 
