@@ -70,7 +70,7 @@ void LockNotifier::setServers(const std::vector<RedisConnection *> &mains, const
     // The channels are subscribed anew on the new servers.
     for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
         it->state.assign(m_servers.size(), Sub::Failed);
-        ++it->generation;
+        it->generation = ++m_generations;
         for (int i = 0; i < int(m_servers.size()); ++i)
             subscribe(it.key(), it.value(), i);
     }
@@ -112,6 +112,7 @@ RedisConnection *LockNotifier::subscriberFor(int index)
     s.subscriber = c;
     s.outage = false;
     s.subscriberId = -1;
+    s.epoch = ++m_generations;
     // Before any SUBSCRIBE: a subscribed RESP2 connection accepts no other command.
     requestClientId(index);
     c->open();
@@ -120,10 +121,18 @@ RedisConnection *LockNotifier::subscriberFor(int index)
 
 void LockNotifier::requestClientId(int index)
 {
-    RedisConnection *c = m_servers[size_t(index)].subscriber;
-    c->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("ID") }, [this, index, c](const RedisReply &r) {
-        if (size_t(index) >= m_servers.size() || m_servers[size_t(index)].subscriber != c)
+    Server &s = m_servers[size_t(index)];
+    RedisConnection *c = s.subscriber;
+    s.idRequested = true;
+    const quint32 epoch = s.epoch;
+    c->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("ID") }, [this, index, c, epoch](const RedisReply &r) {
+        if (size_t(index) >= m_servers.size() || m_servers[size_t(index)].subscriber != c
+            || m_servers[size_t(index)].epoch != epoch)
             return;
+        if (r.failure != RedisFailure::None && r.failure != RedisFailure::Auth) {
+            m_servers[size_t(index)].idRequested = false; // not connected: again when it is
+            return;
+        }
         if (r.ok() && r.value.type == RedisValue::Type::Integer) {
             m_servers[size_t(index)].subscriberId = r.value.integer;
             if (!m_watches.empty())
@@ -144,16 +153,21 @@ void LockNotifier::subscribe(const QByteArray &name, Channel &channel, int index
     }
     channel.state[size_t(index)] = Sub::Pending;
     const quint32 generation = channel.generation;
-    subscriberFor(index)->send({ QByteArrayLiteral("SUBSCRIBE"), name },
-                               [this, name, generation, index](const RedisReply &reply) {
-                                   onSubscribed(name, generation, index, reply);
-                               });
+    RedisConnection *c = subscriberFor(index);
+    if (!s.idRequested) // the connection is being made anew: CLIENT ID before any SUBSCRIBE
+        requestClientId(index);
+    const quint32 epoch = s.epoch;
+    c->send({ QByteArrayLiteral("SUBSCRIBE"), name }, [this, name, generation, index, epoch](const RedisReply &reply) {
+        onSubscribed(name, generation, index, epoch, reply);
+    });
 }
 
-void LockNotifier::onSubscribed(const QByteArray &name, quint32 generation, int index, const RedisReply &reply)
+void LockNotifier::onSubscribed(const QByteArray &name, quint32 generation, int index, quint32 epoch,
+                                const RedisReply &reply)
 {
     auto it = m_channels.find(name);
-    if (it == m_channels.end() || it->generation != generation || size_t(index) >= it->state.size())
+    if (it == m_channels.end() || it->generation != generation || size_t(index) >= it->state.size()
+        || size_t(index) >= m_servers.size() || m_servers[size_t(index)].epoch != epoch)
         return;
     const bool ok = isConfirmation(reply, "subscribe", name);
     it->state[size_t(index)] = ok ? Sub::Subscribed : Sub::Failed;
@@ -218,6 +232,7 @@ quint64 LockNotifier::addWait(const QList<QByteArray> &channels, Callback ready,
         if (it == m_channels.end()) {
             it = m_channels.insert(name, Channel());
             it->state.assign(m_servers.size(), Sub::Failed);
+            it->generation = ++m_generations;
             for (int i = 0; i < int(m_servers.size()); ++i)
                 subscribe(name, it.value(), i);
         }
@@ -365,23 +380,38 @@ void LockNotifier::onSubscriberLost(int index)
     s.outage = true;
     s.tracking = false; // its redirect target is gone
     s.subscriberId = -1;
+    s.idRequested = false;
+    s.epoch = ++m_generations; // replies still due belong to the old connection
     for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        if (size_t(index) < it->state.size() && it->state[size_t(index)] == Sub::Subscribed)
+        if (size_t(index) < it->state.size())
             it->state[size_t(index)] = Sub::Failed;
     }
+    const std::vector<quint64> ids = [this] {
+        std::vector<quint64> v;
+        for (const auto &w : m_waits)
+            v.push_back(w.first);
+        return v;
+    }();
+    for (quint64 id : ids) // nothing is pending on this server any more
+        checkReady(id);
 }
 
 void LockNotifier::onSubscriberReady(int index)
 {
     Server &s = m_servers[size_t(index)];
-    if (!s.outage)
-        return; // the first handshake: the commands sent meanwhile follow it
+    const bool missed = s.outage;
     s.outage = false;
-    requestClientId(index);
+    // A new connection (after an outage, or after the first attempts failed): its CLIENT ID
+    // goes first (a subscribed connection takes no other command), then every channel that
+    // is not subscribed here. The first connection's commands were queued in that order.
+    if (!s.idRequested)
+        requestClientId(index);
     for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        ++it->generation;
-        subscribe(it.key(), it.value(), index);
+        if (size_t(index) < it->state.size() && it->state[size_t(index)] == Sub::Failed)
+            subscribe(it.key(), it.value(), index);
     }
+    if (!missed)
+        return;
     // A release published while the connection was down was missed: every wait looks again.
     std::vector<quint64> ids;
     for (const auto &w : m_waits)
@@ -418,6 +448,8 @@ void LockNotifier::closeSubscribers()
         RedisConnection *c = s.subscriber;
         s.subscriber = nullptr;
         s.subscriberId = -1;
+        s.idRequested = false;
+        s.epoch = ++m_generations;
         if (s.tracking && s.main && s.main->isReady())
             s.main->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("TRACKING"), QByteArrayLiteral("OFF") },
                          [](const RedisReply &) { });

@@ -67,7 +67,7 @@ private:
     {
         std::vector<quint64> waits;
         std::vector<Sub> state; // per server
-        quint32 generation = 0;
+        quint32 generation = 0; // this incarnation of the channel (names come back)
     };
     struct Wait
     {
@@ -89,13 +89,15 @@ private:
         bool trackingDenied = false;
         bool outage = false;     // the subscriber connection dropped since it was ready
         bool tracking = false;   // CLIENT TRACKING is on, redirected to the current subscriber
+        bool idRequested = false; // CLIENT ID sent on the current subscriber connection
         qint64 subscriberId = -1;
+        quint32 epoch = 0;       // the subscriber connection's life: replies of an older one are stale
     };
 
     RedisConnection *subscriberFor(int server);
     void requestClientId(int server); // the redirect target of CLIENT TRACKING
     void subscribe(const QByteArray &name, Channel &channel, int server);
-    void onSubscribed(const QByteArray &name, quint32 generation, int server, const RedisReply &reply);
+    void onSubscribed(const QByteArray &name, quint32 generation, int server, quint32 epoch, const RedisReply &reply);
     void checkReady(quint64 waitId);
     void onMessage(int server, const RedisValue &message);
     void onSubscriberReady(int server);
@@ -116,6 +118,7 @@ private:
     std::unordered_map<quint64, Watch> m_watches;
     QHash<QByteArray, std::vector<quint64>> m_watchedKeys;
     quint64 m_nextId = 0;
+    quint32 m_generations = 0; // channel incarnations and subscriber connection lives
 };
 
 } // namespace QRedlock

@@ -473,9 +473,12 @@ WAITLOOP
     const qint64 adopter = parentOf(orphan); // its parent, the subshell, ended before "started"
     const qint64 tool = run->processId();
 
-    // Deleted everywhere: the next extension (at a third of the TTL) finds the lock gone.
+    // Deleted everywhere: the holder hears of it (client tracking) and finds the lock gone;
+    // it may clear the last key itself before the last DEL gets there.
+    int deleted = 0;
     for (int i = 0; i < m_cluster.size(); ++i)
-        QCOMPARE(m_cluster.at(i).command({ "DEL", "orphaned" }), QVariant(qint64(1)));
+        deleted += m_cluster.at(i).command({ "DEL", "orphaned" }) == QVariant(qint64(1)) ? 1 : 0;
+    QVERIFY(deleted >= 2);
     const Outcome o = finish(run, 10000);
     QCOMPARE(o.exitCode, 69);
     QVERIFY2(o.err.contains("lost"), o.err.constData());

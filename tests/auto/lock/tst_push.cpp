@@ -79,6 +79,7 @@ private Q_SLOTS:
     void wakeUp_onRelease();
     void wakeUp_releaseRacesTheSubscription();
     void handoff_goesToTheWaiter();
+    void resubscribe_afterServerRestart();
     void foreignRelease_withinRetryDelay();
     void fallback_whenAclDenies();
     void notificationsOff_polls();
@@ -177,6 +178,35 @@ void tst_Push::handoff_goesToTheWaiter()
     qInfo("releases to the waiter: %d of 10", toWaiter);
     QVERIFY(toWaiter >= 9);
     holder->release();
+}
+
+void tst_Push::resubscribe_afterServerRestart()
+{
+    // A waiter's subscriber connection to a restarted server comes back subscribed, and the
+    // waiter still gets the lock at once when it is released.
+    RedisCluster cluster;
+    QVERIFY2(cluster.start(3), qPrintable(cluster.errorString()));
+    auto ma = makeManager(cluster.urls(), 10000);
+    auto mb = makeManager(cluster.urls(), 10000);
+    auto a = makeLock(ma.get(), QStringLiteral("push-restart"));
+    auto b = makeLock(mb.get(), QStringLiteral("push-restart"));
+    QVERIFY(acquireNow(*a));
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    const QByteArray channel = LockManagerPrivate::releaseChannel(QByteArrayLiteral("push-restart"));
+    const auto subscribers = [&](int server) {
+        const QVariantList r = cluster.at(server).command({ "PUBSUB", "NUMSUB", channel }).toList();
+        return r.size() == 2 ? r.at(1).toLongLong() : -1;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(subscribers(0), 1LL, 3000);
+    cluster.at(0).kill();
+    QVERIFY(cluster.at(0).restart());
+    QTRY_COMPARE_WITH_TIMEOUT(subscribers(0), 1LL, 5000);
+    QVERIFY(got.isEmpty());
+    QTest::qWait(100);
+    a->release();
+    QVERIFY(got.wait(2000));
+    QCOMPARE(notifier(mb.get()).channelCount(), 0);
 }
 
 void tst_Push::foreignRelease_withinRetryDelay()
