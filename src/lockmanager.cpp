@@ -1,5 +1,6 @@
 #include "lockmanager.h"
 
+#include "jobrecord_p.h"
 #include "lockinspection_p.h"
 #include "lockmanager_p.h"
 #include "logging_p.h"
@@ -300,7 +301,8 @@ void LockManagerPrivate::rebuildConnections()
         auto *c = new RedisConnection(e, q);
         c->setOptions(connectionOptions());
         for (const RedisScript *s : { &acquireMultiScript, &acquireFencedScript, &raiseFenceScript,
-                                      &extendScript, &releaseScript, &inspectScript, &forceReleaseScript })
+                                      &extendScript, &releaseScript, &inspectScript, &forceReleaseScript,
+                                      &writeRecordScript() })
             c->addStartupScript(*s);
         QObject::connect(c, &RedisConnection::stateChanged, q, &LockManager::serverStatusChanged);
         QObject::connect(c, &RedisConnection::ready, q, [this] { checkServerIdentities(); });
@@ -378,6 +380,16 @@ QList<QByteArray> LockManagerPrivate::keysFor(const QStringList &resources) cons
     for (const QString &r : resources)
         keys.append((keyPrefix + r).toUtf8());
     return keys;
+}
+
+QString LockManagerPrivate::occurrenceResource(const QString &resource, qint64 occurrenceMs)
+{
+    return resource + QStringLiteral(":at:") + QString::number(occurrenceMs);
+}
+
+QByteArray LockManagerPrivate::recordKeyFor(const QString &resource) const
+{
+    return (keyPrefix + resource + QStringLiteral(":record")).toUtf8();
 }
 
 void LockManagerPrivate::run(const std::shared_ptr<QuorumRound> &round, const QList<QByteArray> &argv)

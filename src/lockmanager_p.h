@@ -12,6 +12,7 @@
 
 namespace QRedlock {
 
+class JobRecord;
 class LockInspection;
 
 class LockManagerPrivate
@@ -45,7 +46,14 @@ public:
     int renewalRetryDelay(int leftMs) const;
     void checkServerIdentities();
     qint64 driftMarginNs(int ttlMs) const;
+    // ---- the key schema: every rule once, here (lockmanager.cpp) ----
+    // Lock keys: prefix + resource; fencing counters: the lock key + ":fencing".
     QList<QByteArray> keysFor(const QStringList &resources) const;
+    // A scheduled job's occurrence is locked as the resource <resource>:at:<ms> (ms since the
+    // epoch, UTC, of the occurrence's instant), so that every instance derives the same key.
+    static QString occurrenceResource(const QString &resource, qint64 occurrenceMs);
+    // A job's record: prefix + resource + ":record", a hash (see jobrecord.cpp).
+    QByteArray recordKeyFor(const QString &resource) const;
 
     // Round kinds. Keys are full Redis keys (prefix applied).
     std::shared_ptr<QuorumRound> acquire(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
@@ -55,6 +63,15 @@ public:
     std::shared_ptr<QuorumRound> extend(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
                                         qint64 fencingToken);
     std::shared_ptr<QuorumRound> release(const QList<QByteArray> &keys, const QByteArray &token);
+
+    // The job record (jobrecord.cpp). The write needs a quorum of servers on which the lock
+    // key of lockResource still holds token and no later occurrence is on record; the read
+    // takes the newest record of a quorum. The callbacks run once, through the event loop.
+    using RecordWritten = std::function<void(bool ok, const QString &error)>;
+    using RecordRead = std::function<void(bool ok, const JobRecord &record, const QString &error)>;
+    void writeRecord(const QString &lockResource, const QByteArray &token, const QString &resource,
+                     const JobRecord &record, qint64 ttlMs, RecordWritten done);
+    void readRecord(const QString &resource, RecordRead done);
 
     // Inspection: reads the key and its fencing counter on every server, then finishes the
     // job; with forcedRelease, deletes the key first (empty token: whatever holds it).

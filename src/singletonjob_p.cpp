@@ -1,0 +1,648 @@
+// SingletonJobPrivate: the life of one attempt and one run (attempt, acquire, check the job
+// record, run, record the outcome, hold), and the occurrence timer. The occurrence rules
+// are OccurrencePlan's, the record's format JobRecord's, the key schema LockManager's.
+#include "singletonjob_p.h"
+
+#include "distributedlock_p.h"
+#include "logging_p.h"
+
+#include <QtCore/QRandomGenerator>
+
+#include <algorithm>
+#include <climits>
+
+namespace QRedlock {
+
+namespace {
+
+// How often an attempt that may have met a split vote is repeated (see judgeFailedAttempt()).
+constexpr int MaxSplitRetries = 3;
+// serverStatusChanged() comes in bursts; a catch-up attempt waits for the burst to end.
+constexpr int ServersBackDelayMs = 200;
+
+qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
+
+QString isoUtc(qint64 ms)
+{
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs);
+}
+
+} // namespace
+
+SingletonJobPrivate::SingletonJobPrivate(SingletonJob *q) : q(q)
+{
+    for (QTimer *t : { &periodTimer, &retryTimer, &settleTimer, &deadlineTimer, &watchdogTimer, &serversTimer }) {
+        t->setSingleShot(true);
+        t->setTimerType(Qt::PreciseTimer);
+    }
+    QObject::connect(&intervalTimer, &QTimer::timeout, q, [this] { attempt(Cause::Retry); });
+    QObject::connect(&periodTimer, &QTimer::timeout, q, [this] { onOccurrenceTimer(); });
+    QObject::connect(&serversTimer, &QTimer::timeout, q, [this] {
+        if (scheduling && missed && phase == Phase::Idle)
+            attempt(Cause::ServersBack);
+    });
+    QObject::connect(&retryTimer, &QTimer::timeout, q, [this] {
+        if (phase == Phase::Acquiring && lock)
+            lock->tryAcquire();
+    });
+    QObject::connect(&settleTimer, &QTimer::timeout, q, [this] { judgeFailedAttempt(); });
+    QObject::connect(&deadlineTimer, &QTimer::timeout, q, [this] {
+        cancel(QStringLiteral("the run took longer than lockAtMostFor (%1 ms)").arg(lockAtMostFor));
+    });
+    QObject::connect(&watchdogTimer, &QTimer::timeout, q, [this] {
+        cancel(QStringLiteral("the lease of '%1' is about to run out and no extension was confirmed")
+                       .arg(lock ? lock->resource() : resource));
+    });
+}
+
+QTimeZone SingletonJobPrivate::zone() const
+{
+    return timeZone.isEmpty() ? QTimeZone::systemTimeZone() : QTimeZone(timeZone.toUtf8());
+}
+
+QString SingletonJobPrivate::zoneId() const
+{
+    return timeZone.isEmpty() ? QString::fromUtf8(QTimeZone::systemTimeZoneId()) : timeZone;
+}
+
+// What is wrong with the schedule settings (empty: nothing).
+QString SingletonJobPrivate::settingsProblem() const
+{
+    if (!schedule.isEmpty()) {
+        const CronSchedule cron(schedule);
+        if (!cron.isValid())
+            return QStringLiteral("schedule \"%1\" is invalid: %2").arg(schedule, cron.errorString());
+        if (oncePerPeriod > 0)
+            return QStringLiteral("schedule and oncePerPeriod exclude each other: set one of them");
+    }
+    if (!timeZone.isEmpty() && !QTimeZone(timeZone.toUtf8()).isValid())
+        return QStringLiteral("timeZone \"%1\" is not a known IANA time zone id").arg(timeZone);
+    return QString();
+}
+
+QString SingletonJobPrivate::validate() const
+{
+    if (resource.isEmpty())
+        return QStringLiteral("no resource set");
+    const QString settings = settingsProblem();
+    if (!settings.isEmpty())
+        return settings;
+    LockManager *m = q->manager();
+    if (!m || m->serverCount() == 0) {
+        const QString why = m ? m->errorString() : QString();
+        return QStringLiteral("the lock manager has no servers%1").arg(why.isEmpty() ? QString() : u": " + why);
+    }
+    if (lockAtMostFor < m->minimumTtl())
+        return QStringLiteral("lockAtMostFor (%1 ms) is below the lock manager's minimumTtl (%2 ms)")
+                .arg(lockAtMostFor).arg(m->minimumTtl());
+    return QString();
+}
+
+OccurrencePlan SingletonJobPrivate::plan() const
+{
+    if (!settingsProblem().isEmpty())
+        return OccurrencePlan();
+    if (!schedule.isEmpty())
+        return OccurrencePlan::cron(CronSchedule(schedule), zone());
+    if (oncePerPeriod > 0)
+        return OccurrencePlan::periods(oncePerPeriod);
+    return OccurrencePlan();
+}
+
+void SingletonJobPrivate::refuse(const QString &message)
+{
+    qCWarning(lcJob).noquote() << "job" << resource << "refused a setting:" << message;
+    setErrorString(message);
+    Q_EMIT q->errorOccurred(message);
+}
+
+bool SingletonJobPrivate::assignDuration(qint64 &field, qint64 ms, qint64 minimum, qint64 maximum, const char *name)
+{
+    if (field == ms)
+        return false;
+    if (ms < minimum || ms > maximum) {
+        refuse(QStringLiteral("%1 must be between %2 and %3 ms, got %4 ms: refused (it stays %5 ms)")
+                       .arg(QLatin1String(name)).arg(minimum).arg(maximum).arg(ms).arg(field));
+        return false;
+    }
+    field = ms;
+    return true;
+}
+
+void SingletonJobPrivate::checkSettings()
+{
+    const QString problem = settingsProblem();
+    if (!problem.isEmpty()) {
+        refuse(problem);
+        periodTimer.stop();
+    }
+    scheduleNextOccurrence();
+}
+
+void SingletonJobPrivate::setErrorString(const QString &message)
+{
+    if (errorString == message)
+        return;
+    errorString = message;
+    Q_EMIT q->errorStringChanged();
+}
+
+void SingletonJobPrivate::setPhase(Phase p)
+{
+    if (phase == p)
+        return;
+    const bool wasRunning = phase == Phase::Running;
+    phase = p;
+    if (wasRunning != (p == Phase::Running))
+        Q_EMIT q->runningChanged();
+}
+
+void SingletonJobPrivate::startScheduling()
+{
+    scheduling = true;
+    // Skip: occurrences from before this moment are never caught up.
+    eligibleFromMs = misfirePolicy == SingletonJob::MisfirePolicy::Skip ? nowMs() : LLONG_MIN;
+    missed = false;
+    if (interval > 0)
+        intervalTimer.start(int(interval));
+    if (LockManager *m = q->manager())
+        serversConnection = QObject::connect(m, &LockManager::serverStatusChanged, q, [this] { onServersChanged(); });
+    scheduleNextOccurrence();
+    attempt(Cause::Activation);
+    if (phase == Phase::Idle && !resource.isEmpty() && q->manager() && q->manager()->serverCount() > 0)
+        q->refreshRecord();
+}
+
+void SingletonJobPrivate::stopScheduling()
+{
+    scheduling = false;
+    intervalTimer.stop();
+    periodTimer.stop();
+    serversTimer.stop();
+    QObject::disconnect(serversConnection);
+    if (phase == Phase::Acquiring || phase == Phase::Checking) {
+        retryTimer.stop();
+        settleTimer.stop();
+        dropLock();
+        setPhase(Phase::Idle);
+    }
+    scheduleNextOccurrence();
+}
+
+void SingletonJobPrivate::scheduleNextOccurrence()
+{
+    const qint64 before = nextOccurrenceMs;
+    const OccurrencePlan p = plan();
+    const qint64 now = nowMs();
+    nextOccurrenceMs = p.hasOccurrences() ? p.nextAfter(now) : -1;
+    if (scheduling && nextOccurrenceMs >= 0)
+        periodTimer.start(int(std::min<qint64>(nextOccurrenceMs - now, OccurrencePlan::MaxTimerWaitMs))
+                          + OccurrencePlan::TimerSlackMs);
+    else
+        periodTimer.stop();
+    if (before != nextOccurrenceMs)
+        Q_EMIT q->nextOccurrenceChanged();
+}
+
+// Timers run on the monotonic clock, occurrences on the wall clock: if the wall clock is not
+// there yet, wait for it rather than take the previous occurrence's key.
+void SingletonJobPrivate::onOccurrenceTimer()
+{
+    if (nextOccurrenceMs < 0)
+        return;
+    const qint64 early = nextOccurrenceMs - nowMs();
+    if (early >= 0) {
+        periodTimer.start(int(std::min<qint64>(early, OccurrencePlan::MaxTimerWaitMs)) + OccurrencePlan::TimerSlackMs);
+        return;
+    }
+    attempt(Cause::Timer);
+    scheduleNextOccurrence();
+}
+
+void SingletonJobPrivate::onServersChanged()
+{
+    if (!scheduling || !missed || misfirePolicy == SingletonJob::MisfirePolicy::Skip || serversTimer.isActive())
+        return;
+    serversTimer.start(ServersBackDelayMs);
+}
+
+bool SingletonJobPrivate::holdsKey(const QString &key)
+{
+    held.removeIf([](const HeldLock &h) { return h.lock.isNull(); });
+    return std::any_of(held.cbegin(), held.cend(), [&key](const HeldLock &h) {
+        return h.lock->isLocked() && h.lock->resource() == key;
+    });
+}
+
+void SingletonJobPrivate::attempt(Cause cause)
+{
+    if (phase != Phase::Idle) {
+        qCDebug(lcJob) << "attempt on" << resource << "ignored: the previous one is still"
+                       << (phase == Phase::Running ? "running" : "acquiring");
+        return;
+    }
+    const QString problem = validate();
+    if (!problem.isEmpty()) {
+        qCWarning(lcJob).noquote() << "job" << resource << "cannot run:" << problem;
+        setErrorString(problem);
+        Q_EMIT q->errorOccurred(problem);
+        return;
+    }
+    const OccurrencePlan p = plan();
+    QString key = resource;
+    qint64 occurrence = -1;
+    qint64 next = -1;
+    if (p.hasOccurrences()) {
+        // On time (the timer) or within the grace (catch-up, retries, trigger()).
+        const qint64 horizon = cause == Cause::Timer ? std::max(misfireGrace, OccurrencePlan::LateSlackMs) : misfireGrace;
+        occurrence = p.latestAtOrBefore(nowMs(), horizon);
+        if (occurrence < 0 || (cause != Cause::Trigger && occurrence < eligibleFromMs)) {
+            qCDebug(lcJob).noquote() << "job" << resource << ": no occurrence to run now";
+            return;
+        }
+        key = LockManagerPrivate::occurrenceResource(resource, occurrence);
+        next = p.nextAfter(occurrence);
+    }
+    if (holdsKey(key)) {
+        qCDebug(lcJob).noquote() << "job" << key << "already ran here; its lock is still held";
+        return;
+    }
+    LockManager *m = q->manager();
+    lock = new DistributedLock(q);
+    lock->setManager(m);
+    lock->setResource(key);
+    lock->setTtl(int(lockAtMostFor));
+    lock->setAutoExtend(true);
+    lock->setFencing(fencing);
+    QObject::connect(lock, &DistributedLock::acquired, q, [this] { onAcquired(); });
+    QObject::connect(lock, &DistributedLock::acquireFailed, q, [this] { onAcquireFailed(); });
+    QObject::connect(lock, &DistributedLock::extended, q, [this] { armWatchdog(); });
+    QObject::connect(lock, &DistributedLock::lost, q, [this] {
+        const QString why = QStringLiteral("the lock was lost: %1").arg(lock->errorString());
+        phase == Phase::Checking ? skip(why, false) : cancel(why);
+    });
+    QObject::connect(lock, &DistributedLock::expired, q, [this] {
+        const QString why = QStringLiteral("the lease of '%1' expired").arg(lock->resource());
+        phase == Phase::Checking ? skip(why, false) : cancel(why);
+    });
+    lockManager = m;
+    lockOccurrenceMs = occurrence;
+    lockNextOccurrenceMs = next;
+    splitRetries = 0;
+    ++attemptId;
+    setPhase(Phase::Acquiring);
+    lock->tryAcquire();
+}
+
+void SingletonJobPrivate::onAcquireFailed()
+{
+    settleDeadline = QDeadlineTimer(timing().serverTimeout + 20);
+    judgeFailedAttempt();
+}
+
+// A conflict is either a holder or a split vote (contenders each got some servers, nobody a
+// quorum). The round is decided as soon as a quorum is out of reach, so the last servers'
+// answers are awaited first (briefly): if every server refused, someone holds the key and
+// the attempt is skipped; otherwise it may be a split, and every contender releases and
+// tries again after a random pause, a few times.
+void SingletonJobPrivate::judgeFailedAttempt()
+{
+    if (phase != Phase::Acquiring || !lock)
+        return;
+    using Result = DistributedLock::ServerOutcome::Result;
+    const bool conflict = lock->error() == DistributedLock::Error::Conflict;
+    if (conflict && splitRetries < MaxSplitRetries) {
+        const QList<DistributedLock::ServerOutcome> outcomes = lock->serverOutcomes();
+        const auto count = [&outcomes](Result r) {
+            return std::count_if(outcomes.cbegin(), outcomes.cend(), [r](const auto &o) { return o.result == r; });
+        };
+        const auto refused = count(Result::Refused);
+        const auto pending = count(Result::Pending);
+        if (pending > 0 && refused + pending == outcomes.size() && !settleDeadline.hasExpired()) {
+            settleTimer.start(1);
+            return;
+        }
+        if (refused < outcomes.size()) {
+            ++splitRetries;
+            // Contenders of a split vote spread out by at least half the retry delay.
+            const LockManagerPrivate &t = timing();
+            retryTimer.start(std::max(1, t.jitteredRetryDelay(t.retryDelay / 2)));
+            return;
+        }
+    }
+    if (conflict)
+        skip(QStringLiteral("'%1' is held by another instance").arg(lock->resource()), false);
+    else
+        skip(QStringLiteral("'%1' not acquired: %2").arg(lock->resource(), lock->errorString()), true);
+}
+
+void SingletonJobPrivate::skip(const QString &why, bool serversFailed)
+{
+    dropLock();
+    setPhase(Phase::Idle);
+    missed = serversFailed && lockOccurrenceMs >= 0;
+    qCInfo(lcJob).noquote() << "job skipped:" << why;
+    setErrorString(why);
+    Q_EMIT q->skipped();
+}
+
+void SingletonJobPrivate::onAcquired()
+{
+    if (phase != Phase::Acquiring)
+        return;
+    // An attempt made late (after retries, say) may get the key only once the next
+    // occurrence is due and its runner's hold has ended: running then would run it twice.
+    if (lockNextOccurrenceMs >= 0 && nowMs() >= lockNextOccurrenceMs) {
+        skip(QStringLiteral("'%1': the %2 was over when the lock was granted")
+                     .arg(lock->resource(), schedule.isEmpty() ? QStringLiteral("period") : QStringLiteral("occurrence")),
+             false);
+        return;
+    }
+    runStartedMs = nowMs();
+    if (lockOccurrenceMs < 0) {
+        // No occurrences: every attempt may run; the record only tells what ran.
+        running = newRecord(JobRecord::running());
+        writeRecord(running, false);
+        beginRun();
+        return;
+    }
+    setPhase(Phase::Checking);
+    const quint64 thisAttempt = attemptId;
+    QPointer<SingletonJob> self(q);
+    LockManagerPrivate::get(lockManager)->readRecord(resource, [self, thisAttempt](bool ok, const JobRecord &rec, const QString &error) {
+        if (self)
+            SingletonJobPrivate::get(self)->onRecordChecked(thisAttempt, ok, rec, error);
+    });
+}
+
+// Holding the occurrence's lock, with the record of a quorum: run unless the occurrence (or a
+// later one) is on record already.
+void SingletonJobPrivate::onRecordChecked(quint64 thisAttempt, bool ok, const JobRecord &rec, const QString &error)
+{
+    if (phase != Phase::Checking || thisAttempt != attemptId || !lock)
+        return;
+    if (!ok) {
+        skip(QStringLiteral("'%1': %2").arg(lock->resource(), error), true);
+        return;
+    }
+    adoptRecord(rec);
+    if (!rec.isNull() && rec.occurrenceMs > lockOccurrenceMs) {
+        skip(QStringLiteral("'%1': a later occurrence (%2) is on record").arg(lock->resource(), isoUtc(rec.occurrenceMs)),
+             false);
+        return;
+    }
+    if (!rec.isNull() && rec.occurrenceMs == lockOccurrenceMs) {
+        const bool retry = retryFailedRuns && rec.outcome != JobRecord::finished();
+        if (!retry) {
+            const QString how = rec.outcome == JobRecord::running() ? QStringLiteral("started and vanished") : rec.outcome;
+            skip(QStringLiteral("'%1': the occurrence already ran on %2 (%3)").arg(lock->resource(), rec.holder, how), false);
+            return;
+        }
+        qCInfo(lcJob).noquote() << "job" << resource << "retries occurrence" << isoUtc(lockOccurrenceMs)
+                                << "after" << rec.outcome << rec.reason;
+    }
+    // The run starts only once its `running` record is on a quorum: an instance that takes
+    // the key after us (our lease lapsed) sees that the occurrence started.
+    running = newRecord(JobRecord::running());
+    writeRecord(running, true);
+}
+
+JobRecord SingletonJobPrivate::newRecord(const QString &outcome) const
+{
+    JobRecord r;
+    r.resource = resource;
+    r.occurrenceMs = lockOccurrenceMs >= 0 ? lockOccurrenceMs : runStartedMs;
+    r.startedMs = runStartedMs;
+    r.holder = lockManager ? lockManager->holderIdentity() : QString();
+    r.outcome = outcome;
+    r.fencingToken = lock ? lock->fencingToken() : -1;
+    r.schedule = schedule;
+    r.timeZone = schedule.isEmpty() ? QString() : zoneId();
+    r.oncePerPeriod = oncePerPeriod;
+    return r;
+}
+
+// Sends the record under the current lock's token. gate: the run waits for the result
+// (onRecordWritten); otherwise the result only updates lastRecord.
+void SingletonJobPrivate::writeRecord(const JobRecord &rec, bool gate)
+{
+    if (!lock || !lockManager)
+        return;
+    const qint64 ttl = plan().recordTtlMs(rec.occurrenceMs, misfireGrace);
+    const quint64 thisAttempt = attemptId;
+    QPointer<SingletonJob> self(q);
+    LockManagerPrivate::get(lockManager)
+            ->writeRecord(lock->resource(), lock->token(), resource, rec, ttl,
+                          [self, thisAttempt, rec, gate](bool ok, const QString &error) {
+                              if (!self)
+                                  return;
+                              SingletonJobPrivate *d = SingletonJobPrivate::get(self);
+                              if (gate) {
+                                  d->onRecordWritten(thisAttempt, ok, rec, error);
+                                  return;
+                              }
+                              if (ok)
+                                  d->adoptRecord(rec);
+                              else
+                                  qCInfo(lcJob).noquote() << "job" << rec.resource << ": record" << rec.outcome
+                                                          << "not written:" << error;
+                          });
+}
+
+void SingletonJobPrivate::onRecordWritten(quint64 thisAttempt, bool ok, const JobRecord &rec, const QString &error)
+{
+    if (phase != Phase::Checking || thisAttempt != attemptId || !lock)
+        return;
+    if (!ok) {
+        skip(QStringLiteral("'%1': not run: %2").arg(lock->resource(), error), true);
+        return;
+    }
+    adoptRecord(rec);
+    beginRun();
+}
+
+void SingletonJobPrivate::adoptRecord(const JobRecord &rec)
+{
+    if (rec == record || record.isNewerThan(rec))
+        return;
+    record = rec;
+    Q_EMIT q->lastRecordChanged();
+}
+
+void SingletonJobPrivate::beginRun()
+{
+    const quint64 thisRun = ++runId;
+    runClock.start();
+    context = std::make_shared<JobContextState>();
+    context->run = thisRun;
+    context->deadline = QDeadlineTimer(lockAtMostFor, Qt::PreciseTimer);
+    context->occurrence = QDateTime::fromMSecsSinceEpoch(running.occurrenceMs, Qt::UTC);
+    context->fencingToken = lock->fencingToken();
+    context->job = q;
+    deadlineTimer.start(int(lockAtMostFor));
+    armWatchdog();
+    lastRun = QDateTime::currentDateTime();
+    qCDebug(lcJob).noquote() << "job" << lock->resource() << "runs";
+
+    missed = false;
+    setErrorString(QString());
+    setPhase(Phase::Running);
+    Q_EMIT q->lastRunChanged();
+    // A handler may finish the run at once (even from runningChanged), or delete the job.
+    QPointer<SingletonJob> self(q);
+    if (phase == Phase::Running && runId == thisRun)
+        Q_EMIT q->run();
+    if (!self || phase != Phase::Running || runId != thisRun || !job)
+        return;
+    JobContext ctx(context);
+    job(ctx);
+}
+
+int SingletonJobPrivate::watchdogMargin() const
+{
+    // The manager's rule: the job can stop while the lease still stands.
+    return LockManager::renewalMargin(int(lockAtMostFor));
+}
+
+const LockManagerPrivate &SingletonJobPrivate::timing() const
+{
+    return LockManagerPrivate::orDefaults(lockManager ? LockManagerPrivate::get(lockManager) : nullptr);
+}
+
+void SingletonJobPrivate::armWatchdog()
+{
+    if (lock)
+        watchdogTimer.start(std::max(0, lock->remainingValidity() - watchdogMargin()));
+}
+
+// The outcome goes to the record first, under the lock's token: its command leaves before
+// the release or the hold's resize on every connection.
+void SingletonJobPrivate::recordOutcome(const QString &outcome, const QString &reason, qint64 elapsed)
+{
+    JobRecord rec = running;
+    rec.outcome = outcome;
+    rec.reason = reason;
+    rec.finishedMs = nowMs();
+    rec.durationMs = elapsed;
+    writeRecord(rec, false);
+}
+
+void SingletonJobPrivate::complete(quint64 run, bool ok, const QString &reason)
+{
+    if (phase != Phase::Running || run != runId) {
+        qCDebug(lcJob) << "finish()/fail() ignored: no such run in progress";
+        return;
+    }
+    const qint64 elapsed = runClock.elapsed();
+    endContext(false);
+    deadlineTimer.stop();
+    watchdogTimer.stop();
+    recordOutcome(ok ? JobRecord::finished() : JobRecord::failed(), reason, elapsed);
+    if (ok) {
+        qint64 holdMs = lockAtLeastFor - elapsed;
+        if (lockNextOccurrenceMs >= 0)
+            holdMs = std::max(holdMs, lockNextOccurrenceMs - nowMs() + lockAtLeastFor);
+        if (holdMs > 0)
+            hold(holdMs);
+        else
+            dropLock();
+        setPhase(Phase::Idle);
+        Q_EMIT q->finished();
+    } else {
+        dropLock();
+        qCInfo(lcJob).noquote() << "job" << resource << "failed:" << reason;
+        setErrorString(reason);
+        setPhase(Phase::Idle);
+        Q_EMIT q->failed(reason);
+    }
+}
+
+void SingletonJobPrivate::cancel(const QString &reason)
+{
+    if (phase != Phase::Running)
+        return;
+    endContext(true);
+    deadlineTimer.stop();
+    watchdogTimer.stop();
+    recordOutcome(JobRecord::cancelled(), reason, runClock.elapsed());
+    dropLock();
+    qCWarning(lcJob).noquote() << "job" << resource << "cancelled:" << reason;
+    setErrorString(reason);
+    setPhase(Phase::Idle);
+    Q_EMIT q->cancelled();
+}
+
+// Keeps a finished run's lock for holdMs more without releasing it: the lease is cut (or
+// stretched) to the hold in one extension round and left to expire on the servers. If an
+// automatic extension was in flight when extend() was called, that call did nothing and
+// the next extended() confirms the old TTL, so the resize is sent once more after it.
+void SingletonJobPrivate::hold(qint64 holdMs)
+{
+    DistributedLock *l = lock;
+    lock = nullptr;
+    QObject::disconnect(l, nullptr, q, nullptr);
+    for (auto signal : { &DistributedLock::expired, &DistributedLock::lost, &DistributedLock::released })
+        QObject::connect(l, signal, l, &QObject::deleteLater);
+    l->setAutoExtend(false);
+    l->setTtl(timing().ttlCovering(holdMs));
+    auto once = std::make_shared<QMetaObject::Connection>();
+    *once = QObject::connect(l, &DistributedLock::extended, l, [l, once] {
+        QObject::disconnect(*once);
+        l->extend();
+    });
+    l->extend();
+    // Left to expire on the servers, also when the manager goes first (which releases the
+    // locks still registered with it).
+    DistributedLockPrivate::get(l)->detachFromManager();
+    held.append({ l, lockManager });
+    qCDebug(lcJob).noquote() << "job" << l->resource() << "done; its lock is kept for" << holdMs << "ms";
+}
+
+void SingletonJobPrivate::dropLock()
+{
+    if (!lock)
+        return;
+    DistributedLock *l = lock;
+    lock = nullptr;
+    QObject::disconnect(l, nullptr, q, nullptr);
+    l->release();  // no-op unless held or acquiring; the release round outlives the object
+    l->deleteLater();
+}
+
+void SingletonJobPrivate::endContext(bool cancelled)
+{
+    if (!context)
+        return;
+    if (cancelled)
+        context->cancelled.store(true);
+    {
+        QMutexLocker locker(&context->mutex);
+        context->job = nullptr;
+    }
+    context.reset();
+}
+
+void SingletonJobPrivate::shutdown()
+{
+    for (QTimer *t : { &intervalTimer, &periodTimer, &retryTimer, &settleTimer, &deadlineTimer, &watchdogTimer,
+                       &serversTimer })
+        t->stop();
+    QObject::disconnect(serversConnection);
+    endContext(true);
+    if (phase == Phase::Running)
+        recordOutcome(JobRecord::cancelled(), QStringLiteral("the job object was destroyed"), runClock.elapsed());
+    if (lock) {
+        QObject::disconnect(lock, nullptr, q, nullptr);
+        delete lock;  // releases a held lock, cancels an acquisition
+        lock = nullptr;
+    }
+    // Finished runs' locks keep holding after we are gone: the manager adopts them, and when
+    // it goes too they are dropped without a release (the servers expire the keys).
+    for (const HeldLock &h : std::as_const(held)) {
+        if (h.lock && h.manager)
+            h.lock->setParent(h.manager);
+    }
+    held.clear();
+}
+
+} // namespace QRedlock
