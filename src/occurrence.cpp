@@ -23,6 +23,13 @@ OccurrencePlan OccurrencePlan::cron(const CronSchedule &schedule, const QTimeZon
     return p;
 }
 
+qint64 OccurrencePlan::horizonMs(qint64 misfireGraceMs, bool fromTimer) const
+{
+    if (m_mode == Mode::Period)
+        return m_periodMs - 1;
+    return fromTimer ? std::max(misfireGraceMs, LateSlackMs) : misfireGraceMs;
+}
+
 qint64 OccurrencePlan::nextAfter(qint64 afterMs) const
 {
     switch (m_mode) {

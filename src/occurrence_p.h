@@ -35,6 +35,10 @@ public:
     Mode mode() const { return m_mode; }
     bool hasOccurrences() const { return m_mode != Mode::None; }
 
+    // How old an occurrence may be when an attempt is made for it: in period mode the whole
+    // period (a run may start at any time during its period); for a schedule misfireGrace,
+    // and at least LateSlackMs when the attempt is the occurrence's own timer.
+    qint64 horizonMs(qint64 misfireGraceMs, bool fromTimer) const;
     // The first occurrence strictly after afterMs (ms since the epoch); -1 when none.
     qint64 nextAfter(qint64 afterMs) const;
     // The latest occurrence at or before nowMs that is at most horizonMs old; -1 when none.

@@ -159,6 +159,8 @@ public:
     QString timeZone() const;
     void setTimeZone(const QString &ianaId);
 
+    // How late an occurrence of the schedule may still run (a catch-up, a retry, trigger());
+    // in oncePerPeriod mode the whole period is the window instead.
     MisfirePolicy misfirePolicy() const; // default RunOnce
     void setMisfirePolicy(MisfirePolicy policy);
     qint64 misfireGrace() const;         // ms; default 3600000 (one hour)

@@ -253,9 +253,7 @@ void SingletonJobPrivate::attempt(Cause cause)
     qint64 occurrence = -1;
     qint64 next = -1;
     if (p.hasOccurrences()) {
-        // On time (the timer) or within the grace (catch-up, retries, trigger()).
-        const qint64 horizon = cause == Cause::Timer ? std::max(misfireGrace, OccurrencePlan::LateSlackMs) : misfireGrace;
-        occurrence = p.latestAtOrBefore(nowMs(), horizon);
+        occurrence = p.latestAtOrBefore(nowMs(), p.horizonMs(misfireGrace, cause == Cause::Timer));
         if (occurrence < 0 || (cause != Cause::Trigger && occurrence < eligibleFromMs)) {
             qCDebug(lcJob).noquote() << "job" << resource << ": no occurrence to run now";
             return;
@@ -330,9 +328,12 @@ void SingletonJobPrivate::judgeFailedAttempt()
             return;
         }
     }
-    if (conflict)
+    if (conflict) {
+        const bool occurrence = lockOccurrenceMs >= 0;
         skip(QStringLiteral("'%1' is held by another instance").arg(lock->resource()), false);
-    else
+        if (occurrence)
+            q->refreshRecord(); // what ran, for lastRecord on every instance
+    } else
         skip(QStringLiteral("'%1' not acquired: %2").arg(lock->resource(), lock->errorString()), true);
 }
 
