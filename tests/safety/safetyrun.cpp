@@ -434,6 +434,8 @@ bool Run::startWorkers(QString *error)
                           QStringLiteral("--log"), QDir(m_dir).filePath(QStringLiteral("worker-%1.log").arg(w)) };
         if (autoExtend)
             args << QStringLiteral("--auto-extend");
+        if (scheduledJob)
+            args << QStringLiteral("--job");
         auto wp = std::make_unique<WorkerProcess>();
         wp->process = std::make_unique<QProcess>();
         wp->process->setProgram(m_tools.worker);
@@ -565,6 +567,7 @@ bool Run::execute(const QString &dir, QString *error)
     m_meta.retryJitter = retryJitter;
     m_meta.serverTimeout = serverTimeout;
     m_meta.locksSurviveFaults = locksSurviveFaults;
+    m_meta.scheduledJob = scheduledJob;
     if (ttl < minimumTtlMs(serverTimeout, driftPercent))
         m_meta.setupErrors << QStringLiteral("TTL %1 ms is below the library's minimum %2 ms for a server timeout of %3 ms")
                                       .arg(ttl).arg(minimumTtlMs(serverTimeout, driftPercent)).arg(serverTimeout);
@@ -938,6 +941,24 @@ QList<Scenario> makeScenarios()
         },
         aliasEpisode);
     list.last().beforeWorkers = aliasSetup;
+    add("scheduled-job", "3 instances of a SingletonJob on a 1 s cron schedule; servers paused, killed, partitioned: no occurrence runs twice",
+        [](Run &r) {
+            r.scheduledJob = true;
+            r.serverCount = 3;
+            r.workerCount = 3;
+            r.autoExtend = true; // (the job extends its lease itself; recorded for the table)
+        },
+        [](Run &r) {
+            switch (r.rng.bounded(4)) {
+            case 0: pauseServers(r, 1, r.serverCount - r.quorum()); break;
+            case 1: pauseServers(r, r.quorum(), r.serverCount); break; // no quorum: catch-up after
+            case 2:
+                killAndRestart(r, r.pickServers(r.between(1, r.quorum())), int(r.ttl * r.between(1.2, 1.6)) + 200,
+                               QStringLiteral("kill-delayed"));
+                break;
+            default: blackholeFor(r, r.pickServers(r.between(1, r.serverCount - r.quorum())), -1); break;
+            }
+        });
     add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once",
         negativeParameters,
         [](Run &r) {
