@@ -431,8 +431,9 @@ bool firstWallMatch(const CronScheduleData &s, qint64 w, qint64 &out)
 
         if (!(s.months & (1u << m))) {
             const int nm = nextBit(s.months, m + 1);
-            if (nm < 0) {
-                m = 13;
+            if (nm < 0) { // none left this year: January of the next (the loop finds the month)
+                m = 1;
+                ++y;
             } else {
                 m = nm;
             }
@@ -515,11 +516,18 @@ QDateTime CronSchedule::next(const QDateTime &after, const QTimeZone &zone) cons
         // Real time: the first instant t > after whose wall time (t + offset(t)) matches,
         // one stretch of constant offset at a time.
         qint64 from = afterSecs + 1;
+        qint64 searchedFrom = noInstant; // the last search covered wall times [searchedFrom, wall]
         for (int stretch = 0; stretch < 4 * searchYears; ++stretch) {
             const int offset = z.offsetAt(from);
             const qint64 end = z.nextTransition(from);
-            if (!firstWallMatch(s, from + offset, wall))
-                return QDateTime();
+            const qint64 start = from + offset;
+            // Nothing matched in [searchedFrom, wall), so a later start in it finds wall again
+            // (this keeps a rare day such as Feb 29 from being searched once per transition).
+            if (!(start >= searchedFrom && start <= wall)) {
+                if (!firstWallMatch(s, start, wall))
+                    return QDateTime();
+                searchedFrom = start;
+            }
             const qint64 t = wall - offset;
             if (t < end)
                 return QDateTime::fromSecsSinceEpoch(t, Qt::UTC);

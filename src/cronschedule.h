@@ -38,14 +38,18 @@ class CronScheduleData;
     `*`, a day that matches either of them fires; when either begins with `*` (`*`,
     `*`/2, ...), a day must match both.
 
-    Daylight-saving time (next()): a schedule whose hour field begins with `*` (`*` or
-    `*`/n) follows real time: it fires at every instant whose local wall-clock time
-    matches, so in a fall-back overlap both occurrences of a matching wall time fire and
-    in a spring-forward gap the skipped wall times never fire. Every other schedule (its
-    hour field is a value, a list, a range or a range with a step) has fixed wall-clock
-    times: a matching wall time that is skipped by a gap fires once, at the first instant
-    after the gap (the transition itself), and a wall time that happens twice fires once,
-    at its first occurrence.
+    Daylight-saving time (next()): a schedule whose hour field's text begins with `*`
+    (`*`, `*`/n, or a list whose first item is one of these) follows real time: it fires
+    at every instant whose local wall-clock time matches, so in a fall-back overlap both
+    occurrences of a matching wall time fire and in a spring-forward gap the skipped wall
+    times never fire. Every other schedule (its hour field begins with a value: a value,
+    a list, a range, a range with a step, `a/n`) has fixed wall-clock times: the matching
+    wall times that a gap skips fire once together, at the first instant after the gap
+    (the transition itself), and a wall time that happens twice fires once, at its first
+    occurrence. Only the hour field decides: `* 2 * * *` has fixed wall-clock times (every
+    minute of the first 02:00-02:59, none of the repeated hour; one fire at the end of a
+    gap), while Vixie cron, which also looks for a leading `*` in the minute field, would
+    run it in real time.
 
     An invalid expression gives isValid() false and an errorString() that names the field
     and the token, e.g. `day-of-week: "8" is out of range 0-6`.

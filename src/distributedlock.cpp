@@ -156,8 +156,11 @@ QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
         const QuorumRound::Server &s = round.servers[size_t(i)];
         QString name = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString::number(i);
         QString part = name + u' ' + resultName(s.result);
-        if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted)
-            part += u" (" + s.detail + u')';
+        if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted) {
+            // Connection errors name their server already: say it once.
+            const QString prefix = name + QStringLiteral(": ");
+            part += u" (" + (s.detail.startsWith(prefix) ? s.detail.mid(prefix.size()) : s.detail) + u')';
+        }
         parts << part;
     }
     return QStringLiteral("%1 of %2 servers granted (quorum %3): %4")
@@ -248,6 +251,7 @@ void DistributedLockPrivate::start(bool retry)
     case DistributedLock::State::Unlocked:
         break;
     }
+    leftToExpire = false;
     const QString problem = validate();
     if (!problem.isEmpty()) {
         qCWarning(lcLock).noquote() << "cannot acquire:" << problem;
@@ -546,7 +550,7 @@ DistributedLock::DistributedLock(QObject *parent) : QObject(parent), d(new Distr
 
 DistributedLock::~DistributedLock()
 {
-    if (d->state != State::Unlocked && d->state != State::Releasing)
+    if (d->state != State::Unlocked && d->state != State::Releasing && !d->leftToExpire)
         d->cleanup(d->token);
     QObject::disconnect(d->managerDestroyedConnection);
     d->detachFromManager();
@@ -712,9 +716,38 @@ void DistributedLock::extend()
     d->startExtension();
 }
 
+void DistributedLock::releaseAfter(int ms)
+{
+    if (d->state != State::Locked) {
+        d->emitErrorLater(Error::InvalidArgument, QStringLiteral("releaseAfter() needs a held lock"), false);
+        return;
+    }
+    if (ms <= 0) {
+        release();
+        return;
+    }
+    LockManagerPrivate *mp = d->managerPrivate();
+    setAutoExtend(false);
+    setTtl(mp ? mp->ttlCovering(ms) : ms);
+    // An extension already in flight carries the old TTL: the short one goes out after it.
+    const bool inFlight = d->extending;
+    if (inFlight) {
+        auto once = std::make_shared<QMetaObject::Connection>();
+        *once = connect(this, &DistributedLock::extended, this, [this, once] {
+            disconnect(*once);
+            if (d->leftToExpire && d->state == State::Locked)
+                d->startExtension();
+        });
+    }
+    d->startExtension();
+    d->leftToExpire = true;
+    d->detachFromManager();
+}
+
 void DistributedLock::release()
 {
     d->reacquireAfterRelease = false;
+    d->leftToExpire = false;
     switch (d->state) {
     case State::Unlocked:
     case State::Releasing:

@@ -125,6 +125,13 @@ public Q_SLOTS:
     void tryAcquire();  // one attempt
     void extend();      // one extension round now (also done automatically with autoExtend)
     void release();     // idempotent; cancels an acquisition in progress
+    // Lets a held lock run out on the servers instead of releasing it: auto-extension stops,
+    // one extension round cuts the lease so that the lock stays valid for ms more (the TTL
+    // covers the drift allowance), and neither destroying this object nor its manager going
+    // away releases it any more; expired() follows at the end. Use it to keep a lock a minimum
+    // time after a quick job (ShedLock's lockAtLeastFor), also across a crash of this process.
+    // ms <= 0 releases now; release() still releases at once.
+    void releaseAfter(int ms);
 
 Q_SIGNALS:
     // acquired() / acquireFailed(): the outcome of acquire() or tryAcquire(), once each call.

@@ -74,6 +74,7 @@ public:
     quint64 generation = 0;
     bool retrying = false;
     bool reacquireAfterRelease = false;
+    bool leftToExpire = false;  // releaseAfter(): not released on destruction or by the manager
     bool extending = false;
     int attempts = 0;
     qint64 acquireStartNs = 0;

@@ -276,8 +276,9 @@ bool LockManagerPrivate::validateAndBuild(const QStringList &list, QList<RedisEn
         out->append(e);
     }
     if (out->size() % 2 == 0)
-        qCWarning(lcManager) << "an even number of servers (" << out->size()
-                             << ") tolerates no more failures than" << out->size() - 1;
+        qCWarning(lcManager).noquote()
+                << QStringLiteral("%1 servers tolerate no more failures than %2: use an odd number")
+                           .arg(out->size()).arg(out->size() - 1);
     return true;
 }
 

@@ -96,7 +96,10 @@ Stopped stoppedWithin(const QList<Pause> &pauses, int worker, qint64 from, qint6
     return s;
 }
 
-bool loadStalls(const QString &path, int worker, QList<Pause> *out)
+// Reads a worker's tab-separated side file: every non-empty line must have `fields` fields.
+// A missing file is an empty one; false when it cannot be read or a line is malformed.
+template<typename Each>
+bool loadTabbed(const QString &path, qsizetype fields, Each each)
 {
     QFile file(path);
     if (!file.exists())
@@ -104,12 +107,24 @@ bool loadStalls(const QString &path, int worker, QList<Pause> *out)
     if (!file.open(QIODevice::ReadOnly))
         return false;
     while (!file.atEnd()) {
-        const QList<QByteArray> f = file.readLine().trimmed().split('\t');
-        if (f.size() != 3)
+        QByteArray line = file.readLine();
+        if (line.endsWith('\n'))
+            line.chop(1);
+        if (line.trimmed().isEmpty())
+            continue;
+        const QList<QByteArray> f = line.split('\t');
+        if (f.size() != fields)
             return false;
-        out->append({ worker, f.at(0).toLongLong(), f.at(1).toLongLong(), true });
+        each(f);
     }
     return true;
+}
+
+bool loadStalls(const QString &path, int worker, QList<Pause> *out)
+{
+    return loadTabbed(path, 3, [&](const QList<QByteArray> &f) {
+        out->append({ worker, f.at(0).trimmed().toLongLong(), f.at(1).trimmed().toLongLong(), true });
+    });
 }
 
 void checkOverlaps(const QList<Holding> &hs, CheckResult *r)
@@ -305,21 +320,9 @@ struct Refusal
 
 bool loadRefusals(const QString &path, int worker, QList<Refusal> *out)
 {
-    QFile file(path);
-    if (!file.exists())
-        return true;
-    if (!file.open(QIODevice::ReadOnly))
-        return false;
-    while (!file.atEnd()) {
-        const QByteArray line = file.readLine();
-        if (line.trimmed().isEmpty())
-            continue;
-        const QList<QByteArray> f = line.chopped(line.endsWith('\n') ? 1 : 0).split('\t');
-        if (f.size() != 4)
-            return false;
+    return loadTabbed(path, 4, [&](const QList<QByteArray> &f) {
         out->append({ worker, f.at(0).toLongLong(), f.at(1), f.at(2), QString::fromUtf8(f.at(3)) });
-    }
-    return true;
+    });
 }
 
 // Holdings held while a server was killed or came back (a fault's start or heal inside the

@@ -1,78 +1,22 @@
 #include "cli.h"
 
+#include "duration.h"
+
 #include <QtCore/QCommandLineParser>
 #include <QtCore/QHash>
 #include <QtCore/QSet>
+#include <QtCore/QTimeZone>
 
 #include <QRedlock/LockManager>
 #include <QRedlock/RedisEndpoint>
 
+#include <climits>
 
 namespace QRedlockCli {
 
 Q_LOGGING_CATEGORY(lcCli, "qredlock.cli", QtWarningMsg)
 
 namespace {
-
-const char Description[] = R"(Runs a command while holding a Redlock distributed lock: a flock(1) across machines.
-
-  qredlock run     [options] --resource R -- COMMAND [ARGS...]
-  qredlock status  [options] --resource R [--json]
-  qredlock release [options] --resource R --token T
-
-run      acquires the lock (renewed automatically) and runs COMMAND, in a process group of
-         its own, with QREDLOCK_RESOURCE, QREDLOCK_TOKEN (and QREDLOCK_FENCING_TOKEN with
-         --fencing) in its environment. Like an inherited flock(1) descriptor, the lock is
-         held until COMMAND and every process it started have ended, also those it left
-         in the background (qredlock is their child subreaper). SIGINT, SIGTERM and SIGHUP
-         sent to qredlock are passed on once to all of them, SIGKILL follows after
-         --kill-after. If the lock is lost, or cannot be renewed before its last third,
-         they all get SIGTERM at once and SIGKILL after --kill-after. In the foreground of
-         a terminal, COMMAND gets the terminal: Ctrl-C reaches it directly (once), Ctrl-Z
-         suspends it and qredlock.
-status   shows, per server, whether the key exists, its holder (shortened) and its PTTL,
-         and the verdict: held (by a quorum), free, split or unknown.
-release  deletes the key on every server where it still holds the given token (for
-         cleaning up after a crashed holder whose QREDLOCK_TOKEN you know).)";
-
-const char Epilog[] = R"(
-Exit status:
-  run      the command's own status (128+N if it died by signal N) when it, and all it
-           started, ran to the end holding the lock; 75 not acquired: a quorum of servers
-           answered and the lock is held elsewhere; 69 lock lost or expired while the
-           command (or a process it started) ran; 126 command not executable; 127 command
-           not found; 128+N when qredlock got signal N while still waiting for the lock.
-  status   0 verdict held, free or split; 68 (77, 76) too few usable answers to tell.
-  release  0 removed on at least one server, or absent everywhere; 65 nothing removed: the
-           key is held under another token; 68 (77, 76) nothing removed and some server
-           gave no usable answer.
-  all      68 too few servers answered (unreachable, timed out); 77 credentials or ACL
-           refused by too many servers; 76 protocol or TLS failure on too many servers;
-           64 bad usage, e.g. a --ttl too short to be renewed (one line on stderr);
-           70 internal error.
-
-Environment:
-  QREDLOCK_SERVERS  comma-separated server URLs, used when no --server is given.
-
-Examples:
-  export QREDLOCK_SERVERS=redis://10.0.0.1,redis://10.0.0.2,redis://10.0.0.3
-  qredlock run -q --resource nightly-backup -- /usr/local/bin/backup.sh
-  qredlock run --resource deploy --wait 600000 --ttl 60000 -- make deploy
-  qredlock status --resource nightly-backup --json
-  qredlock release --resource nightly-backup --token 3f1c0d...
-)";
-
-// A whole number of milliseconds in [minimum, INT_MAX]; digits only (an optional leading '-'
-// is read so that "-5" can be reported as too small rather than as garbage).
-bool parseMs(const QString &text, int minimum, int *out)
-{
-    bool ok = false;
-    const int value = text.toInt(&ok, 10);
-    if (!ok || value < minimum || text.startsWith(u'+') || text.contains(u' '))
-        return false;
-    *out = value;
-    return true;
-}
 
 // Splits, trims and validates server URLs; returns the problem, or an empty string.
 QString collectServers(const QStringList &given, const QString &origin, QStringList *out)
@@ -100,11 +44,305 @@ QString collectServers(const QStringList &given, const QString &origin, QStringL
     return QString();
 }
 
-CommandLine usageError(const QString &message)
+// "'run'" or "'run' or 'schedule'": the subcommands an option belongs to.
+QString subcommandsOf(const OptionSpec &spec)
+{
+    QStringList names;
+    for (const SubcommandSpec &c : subcommandTable()) {
+        if (spec.subcommands & (1u << int(c.subcommand)))
+            names << u'\'' + QLatin1String(c.name) + u'\'';
+    }
+    return names.join(QStringLiteral(" or "));
+}
+
+// One reading of one command line. Each step returns the usage error it found, if any.
+class ArgumentReader
+{
+public:
+    ArgumentReader(const QStringList &arguments, const QString &environmentServers)
+        : m_arguments(arguments), m_environmentServers(environmentServers)
+    {
+    }
+
+    CommandLine read();
+
+private:
+    void declareOptions();
+    void splitAtSeparator();
+    QString readSubcommand();
+    QString checkApplicable();
+    QString readCommand();
+    QString readSwitches();
+    QString readDurations();
+    QString readScheduling();
+    QString checkTtl();
+    QString readTarget();
+    QString readServers();
+
+    bool isSet(const char *longName) const { return m_parser.isSet(QLatin1String(longName)); }
+    QString value(const char *longName) const { return m_parser.value(QLatin1String(longName)); }
+
+    QStringList m_arguments;
+    QString m_environmentServers;
+    QCommandLineParser m_parser;
+    qsizetype m_separator = -1;       // index of the first "--" that is not an option's value
+    const SubcommandSpec *m_subcommand = nullptr;
+    Settings m_settings;
+};
+
+void ArgumentReader::declareOptions()
+{
+    m_parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsCompactedShortOptions);
+    for (const OptionSpec &spec : optionTable()) {
+        QCommandLineOption o(QString::fromLatin1(spec.names).split(u','), QString::fromUtf8(spec.help));
+        if (spec.valueName)
+            o.setValueName(QString::fromLatin1(spec.valueName));
+        m_parser.addOption(o);
+    }
+    // Used by the build to write the man page and the bash completion.
+    for (const char *hidden : { "generate-man", "generate-bash-completion" }) {
+        QCommandLineOption o(QString::fromLatin1(hidden), QString());
+        o.setFlags(QCommandLineOption::HiddenFromHelp);
+        m_parser.addOption(o);
+    }
+}
+
+// Everything after the first "--" that is not an option's value is the command to run; the
+// parser never sees it, so the command's own options stay the command's.
+void ArgumentReader::splitAtSeparator()
+{
+    QSet<QString> takesValue;
+    for (const OptionSpec &spec : optionTable()) {
+        if (!spec.valueName)
+            continue;
+        takesValue.insert(QStringLiteral("--") + spec.longName());
+        if (!spec.shortName().isEmpty())
+            takesValue.insert(u'-' + spec.shortName());
+    }
+    for (qsizetype i = 1; i < m_arguments.size(); ++i) {
+        if (m_arguments.at(i) == QLatin1String("--")) {
+            m_separator = i;
+            return;
+        }
+        if (takesValue.contains(m_arguments.at(i)))
+            ++i;
+    }
+}
+
+QString ArgumentReader::readSubcommand()
+{
+    const QStringList positional = m_parser.positionalArguments();
+    if (positional.isEmpty())
+        return QStringLiteral("missing subcommand: expected run, schedule, status or release (see --help)");
+    const QString name = positional.first();
+    m_subcommand = findSubcommand(name);
+    if (!m_subcommand)
+        return QStringLiteral("unknown subcommand '%1': expected run, schedule, status or release").arg(name);
+    m_settings.subcommand = m_subcommand->subcommand;
+    const bool takesCommand = m_settings.subcommand == Subcommand::Run || m_settings.subcommand == Subcommand::Schedule;
+    if (positional.size() > 1) {
+        return QStringLiteral("unexpected argument '%1'%2").arg(positional.at(1),
+                takesCommand ? QStringLiteral(": put the command after '--'") : QString());
+    }
+    return QString();
+}
+
+QString ArgumentReader::checkApplicable()
+{
+    const unsigned bit = 1u << int(m_settings.subcommand);
+    for (const OptionSpec &spec : optionTable()) {
+        if (!(spec.subcommands & bit) && m_parser.isSet(spec.longName()))
+            return QStringLiteral("--%1 is only valid with %2").arg(spec.longName(), subcommandsOf(spec));
+    }
+    return QString();
+}
+
+QString ArgumentReader::readCommand()
+{
+    const QString name = QLatin1String(m_subcommand->name);
+    if (m_settings.subcommand == Subcommand::Run || m_settings.subcommand == Subcommand::Schedule) {
+        if (m_separator < 0 || m_separator + 1 >= m_arguments.size())
+            return QStringLiteral("missing command after '--' (qredlock %1)").arg(QLatin1String(m_subcommand->synopsis));
+        m_settings.command = m_arguments.mid(m_separator + 1);
+    } else if (m_separator >= 0) {
+        return QStringLiteral("'%1' takes no command after '--'").arg(name);
+    }
+    return QString();
+}
+
+QString ArgumentReader::readSwitches()
+{
+    Settings &s = m_settings;
+    s.verbose = isSet("verbose");
+    s.quiet = isSet("quiet");
+    if (s.verbose && s.quiet)
+        return QStringLiteral("--verbose and --quiet exclude each other");
+    s.json = isSet("json");
+    s.fencing = isSet("fencing");
+    if (isSet("nonblock") && (isSet("wait") || isSet("timeout")))
+        return QStringLiteral("--nonblock makes one attempt: it excludes --wait and --timeout");
+    if (isSet("wait") && isSet("timeout"))
+        return QStringLiteral("--wait and --timeout say the same: give one");
+    if (isSet("conflict-exit-code")) {
+        bool ok = false;
+        const QString text = value("conflict-exit-code");
+        const int code = text.toInt(&ok);
+        if (!ok || code < 0 || code > 255 || text.startsWith(u'+'))
+            return QStringLiteral("--conflict-exit-code must be a number from 0 to 255, got '%1'").arg(text);
+        s.conflictExitCode = code;
+    }
+    return QString();
+}
+
+QString ArgumentReader::readDurations()
+{
+    Settings &s = m_settings;
+    int timeoutMs = -1;
+    struct Field { const char *name; int *target; qint64 *wide; qint64 minimum; qint64 bareUnit; const char *expected; };
+    const Field fields[] = {
+        { "ttl", &s.ttl, nullptr, 1, 1, "a positive duration" },
+        { "wait", &s.wait, nullptr, 0, 1, "0 or a positive duration" },
+        { "timeout", &timeoutMs, nullptr, 0, 1000, "0 or a positive number of seconds" },
+        { "retry-delay", &s.retryDelay, nullptr, 0, 1, "0 or a positive duration" },
+        { "server-timeout", &s.serverTimeout, nullptr, 1, 1, "a positive duration" },
+        { "kill-after", &s.killAfter, nullptr, 0, 1, "0 or a positive duration" },
+        { "lock-at-least-for", nullptr, &s.lockAtLeastFor, 0, 1, "0 or a positive duration" },
+        { "lock-at-most-for", nullptr, &s.lockAtMostFor, 1, 1, "a positive duration" },
+        { "misfire-grace", nullptr, &s.misfireGrace, 0, 1, "0 or a positive duration" },
+    };
+    for (const Field &f : fields) {
+        if (!isSet(f.name))
+            continue;
+        const QString text = value(f.name);
+        const Duration d = Duration::parse(text, f.bareUnit, f.target ? qint64(INT_MAX) : Duration::Maximum);
+        if (!d.ok)
+            return QStringLiteral("--%1: %2").arg(QLatin1String(f.name), d.error);
+        if (d.ms < f.minimum)
+            return QStringLiteral("--%1 must be %2, got '%3'").arg(QLatin1String(f.name), QLatin1String(f.expected), text);
+        if (f.target)
+            *f.target = int(d.ms);
+        else
+            *f.wide = d.ms;
+    }
+    if (timeoutMs >= 0)
+        s.wait = timeoutMs;
+    return QString();
+}
+
+QString ArgumentReader::readScheduling()
+{
+    Settings &s = m_settings;
+    if (s.subcommand != Subcommand::Schedule)
+        return QString();
+    if (!isSet("cron"))
+        return QStringLiteral("missing --cron (when to run, e.g. --cron '0 2 * * *')");
+    s.cron = value("cron").trimmed();
+    if (s.cron.isEmpty())
+        return QStringLiteral("empty --cron expression");
+    if (isSet("tz")) {
+        s.timeZone = value("tz");
+        if (!QTimeZone(s.timeZone.toUtf8()).isValid())
+            return QStringLiteral("--tz: unknown time zone '%1' (expected an IANA id such as Europe/Berlin or UTC)")
+                    .arg(s.timeZone);
+    }
+    if (isSet("misfire")) {
+        const QString policy = value("misfire");
+        if (policy == QLatin1String("skip"))
+            s.misfireSkip = true;
+        else if (policy != QLatin1String("run-once"))
+            return QStringLiteral("--misfire must be skip or run-once, got '%1'").arg(policy);
+    }
+    return QString();
+}
+
+// The library owns the rule (LockManager::minimumTtl()); asked here so that a TTL too short
+// to renew is a usage error before anything is tried.
+QString ArgumentReader::checkTtl()
+{
+    const Settings &s = m_settings;
+    if (s.subcommand != Subcommand::Run && s.subcommand != Subcommand::Schedule)
+        return QString(); // status and release take no TTL
+    QRedlock::LockManager defaults;
+    if (s.serverTimeout > 0)
+        defaults.setServerTimeout(s.serverTimeout);
+    const int minimum = defaults.minimumTtl();
+    if (s.ttl < minimum) {
+        return QStringLiteral("--ttl %1 ms is too short to be renewed in time: at least %2 ms with --server-timeout %3")
+                .arg(s.ttl).arg(minimum).arg(defaults.serverTimeout());
+    }
+    return QString();
+}
+
+QString ArgumentReader::readTarget()
+{
+    Settings &s = m_settings;
+    if (isSet("job") && isSet("resource"))
+        return QStringLiteral("--job names the resource already: give --job or --resource, not both");
+    s.job = isSet("job");
+    const char *option = s.job ? "job" : "resource";
+    if (!isSet(option))
+        return QStringLiteral("missing --resource (the name of the lock)");
+    s.resource = value(option);
+    if (s.resource.isEmpty())
+        return QStringLiteral("empty resource name (--%1)").arg(QLatin1String(option));
+    s.keyPrefix = value("key-prefix");
+    if (s.subcommand == Subcommand::Release) {
+        if (!isSet("token"))
+            return QStringLiteral("missing --token (the holder's QREDLOCK_TOKEN) for 'release'");
+        s.token = value("token").toUtf8();
+        if (s.token.isEmpty())
+            return QStringLiteral("empty --token");
+    }
+    return QString();
+}
+
+QString ArgumentReader::readServers()
+{
+    return isSet("server")
+            ? collectServers(m_parser.values(QStringLiteral("server")), QStringLiteral("--server"), &m_settings.servers)
+            : collectServers({ m_environmentServers }, QStringLiteral("QREDLOCK_SERVERS"), &m_settings.servers);
+}
+
+CommandLine ArgumentReader::read()
 {
     CommandLine result;
-    result.action = CommandLine::Action::UsageError;
-    result.text = message;
+    const auto fail = [&result](const QString &message) {
+        result.action = CommandLine::Action::UsageError;
+        result.text = message;
+        return result;
+    };
+    declareOptions();
+    splitAtSeparator();
+    if (!m_parser.parse(m_separator < 0 ? m_arguments : m_arguments.mid(0, m_separator)))
+        return fail(m_parser.errorText());
+
+    if (isSet("generate-man") || isSet("generate-bash-completion")) {
+        result.action = CommandLine::Action::Print;
+        result.text = isSet("generate-man") ? manPage(QStringLiteral(QREDLOCK_VERSION_STRING)) : bashCompletion();
+        return result;
+    }
+    if (isSet("help")) {
+        const QStringList positional = m_parser.positionalArguments();
+        result.action = CommandLine::Action::ShowHelp;
+        result.text = helpText(positional.isEmpty() ? nullptr : findSubcommand(positional.first()));
+        return result;
+    }
+    if (isSet("version")) {
+        result.action = CommandLine::Action::ShowVersion;
+        return result;
+    }
+
+    using Step = QString (ArgumentReader::*)();
+    const Step steps[] = { &ArgumentReader::readSubcommand, &ArgumentReader::checkApplicable, &ArgumentReader::readCommand,
+                           &ArgumentReader::readSwitches, &ArgumentReader::readDurations, &ArgumentReader::checkTtl,
+                           &ArgumentReader::readScheduling, &ArgumentReader::readTarget, &ArgumentReader::readServers };
+    for (Step step : steps) {
+        const QString problem = (this->*step)();
+        if (!problem.isEmpty())
+            return fail(problem);
+    }
+    result.action = CommandLine::Action::Proceed;
+    result.settings = m_settings;
     return result;
 }
 
@@ -112,184 +350,8 @@ CommandLine usageError(const QString &message)
 
 CommandLine parseCommandLine(const QStringList &arguments, const QString &environmentServers)
 {
-    QCommandLineParser parser;
-    parser.setApplicationDescription(QString::fromUtf8(Description));
-    parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsCompactedShortOptions);
-
-    // names ("s,server"), help text, example, value name (none for a switch)
-    const auto option = [](const char *names, const char *text, const char *example, const char *value = nullptr) {
-        QCommandLineOption o(QString::fromLatin1(names).split(u','),
-                             QString::fromUtf8(text) + QStringLiteral("\nExample: ") + QString::fromUtf8(example));
-        if (value)
-            o.setValueName(QString::fromLatin1(value));
-        return o;
-    };
-    const QCommandLineOption server = option("s,server",
-            "A Redis server (repeat for each; commas also separate). Default: $QREDLOCK_SERVERS. "
-            "Use 3 or 5 independent servers.",
-            "-s redis://10.0.0.1:6379 -s rediss://:secret@10.0.0.2 -s unix:///run/redis.sock", "url");
-    const QCommandLineOption resource = option("resource",
-            "The name of the lock (the Redis key, after --key-prefix).", "--resource nightly-backup", "name");
-    const QCommandLineOption ttl = option("ttl",
-            "Lease time in ms; renewed every third of it while the command runs. Default 30000. "
-            "At least (4 x --server-timeout + 2) / 0.99: 1013 with the defaults.", "--ttl 60000", "ms");
-    const QCommandLineOption wait = option("wait",
-            "Keep trying to acquire for up to this long; 0 makes one attempt. Default 0.", "--wait 600000", "ms");
-    const QCommandLineOption retryDelay = option("retry-delay",
-            "Pause between attempts with --wait, randomised by +/-50%. Default 200 (+/-100).",
-            "--retry-delay 500", "ms");
-    const QCommandLineOption serverTimeout = option("server-timeout",
-            "Deadline of one request to one server (run); status and release wait up to max(1000, 4x) "
-            "for each server. Default 250.",
-            "--server-timeout 1000", "ms");
-    const QCommandLineOption fencing = option("fencing",
-            "Also obtain a strictly increasing fencing token, passed as QREDLOCK_FENCING_TOKEN.", "--fencing");
-    const QCommandLineOption killAfter = option("kill-after",
-            "When the lock is lost, or qredlock gets SIGTERM, SIGINT or SIGHUP: grace between that signal "
-            "to the command's processes and SIGKILL to those left. Default 5000.",
-            "--kill-after 10000", "ms");
-    const QCommandLineOption keyPrefix = option("key-prefix",
-            "Prepended to the resource to form the Redis key. Default: none.", "--key-prefix locks:", "prefix");
-    const QCommandLineOption token = option("token", "release: the holder's token (its QREDLOCK_TOKEN).",
-            "release --resource nightly-backup --token 3f1c0d...", "token");
-    const QCommandLineOption json = option("json", "status: print one JSON object instead of text.",
-            "status --resource nightly-backup --json");
-    const QCommandLineOption verbose = option("v,verbose",
-            "Debug output of qredlock and the library (logging categories qredlock.*).", "-v");
-    const QCommandLineOption quiet = option("q,quiet",
-            "No messages from qredlock itself except usage errors (the command's output is untouched).", "-q");
-    const QCommandLineOption help = option("h,help", "Show this help.", "--help");
-    const QCommandLineOption version = option("version", "Show the version.", "--version");
-
-    const QList<QCommandLineOption> all { server, resource, ttl, wait, retryDelay, serverTimeout, fencing,
-                                          killAfter, keyPrefix, token, json, verbose, quiet, help, version };
-    parser.addOptions(all);
-    parser.addPositionalArgument(QStringLiteral("subcommand"), QStringLiteral("run, status or release"),
-                                 QStringLiteral("run|status|release [-- COMMAND [ARGS...]]"));
-
-    // Everything after the first "--" that is not an option's value is the command to run;
-    // the parser never sees it, so the command's own options stay the command's.
-    QSet<QString> takesValue;
-    for (const QCommandLineOption &o : all) {
-        if (o.valueName().isEmpty())
-            continue;
-        for (const QString &name : o.names())
-            takesValue.insert(QString((name.size() == 1 ? QStringLiteral("-") : QStringLiteral("--")) + name));
-    }
-    qsizetype separator = -1;
-    for (qsizetype i = 1; i < arguments.size(); ++i) {
-        if (arguments.at(i) == QLatin1String("--")) {
-            separator = i;
-            break;
-        }
-        if (takesValue.contains(arguments.at(i)))
-            ++i;
-    }
-    const QStringList options = separator < 0 ? arguments : arguments.mid(0, separator);
-    if (!parser.parse(options))
-        return usageError(parser.errorText());
-
-    CommandLine result;
-    if (parser.isSet(help)) {
-        result.action = CommandLine::Action::ShowHelp;
-        result.text = parser.helpText() + QString::fromUtf8(Epilog);
-        return result;
-    }
-    if (parser.isSet(version)) {
-        result.action = CommandLine::Action::ShowVersion;
-        return result;
-    }
-
-    Settings &s = result.settings;
-    const QStringList positional = parser.positionalArguments();
-    if (positional.isEmpty())
-        return usageError(QStringLiteral("missing subcommand: expected run, status or release (see --help)"));
-    const QString name = positional.first();
-    if (name == QLatin1String("run"))
-        s.subcommand = Subcommand::Run;
-    else if (name == QLatin1String("status"))
-        s.subcommand = Subcommand::Status;
-    else if (name == QLatin1String("release"))
-        s.subcommand = Subcommand::Release;
-    else
-        return usageError(QStringLiteral("unknown subcommand '%1': expected run, status or release").arg(name));
-    if (positional.size() > 1) {
-        return usageError(QStringLiteral("unexpected argument '%1'%2").arg(positional.at(1),
-                s.subcommand == Subcommand::Run ? QStringLiteral(": put the command after '--'") : QString()));
-    }
-
-    if (s.subcommand == Subcommand::Run) {
-        if (separator < 0 || separator + 1 >= arguments.size())
-            return usageError(QStringLiteral("missing command after '--' (qredlock run [options] --resource R -- COMMAND [ARGS...])"));
-        s.command = arguments.mid(separator + 1);
-    } else if (separator >= 0) {
-        return usageError(QStringLiteral("'%1' takes no command after '--'").arg(name));
-    }
-    if (parser.isSet(json) && s.subcommand != Subcommand::Status)
-        return usageError(QStringLiteral("--json is only valid with 'status'"));
-    if (parser.isSet(token) && s.subcommand != Subcommand::Release)
-        return usageError(QStringLiteral("--token is only valid with 'release'"));
-
-    s.verbose = parser.isSet(verbose);
-    s.quiet = parser.isSet(quiet);
-    if (s.verbose && s.quiet)
-        return usageError(QStringLiteral("--verbose and --quiet exclude each other"));
-    s.json = parser.isSet(json);
-    s.fencing = parser.isSet(fencing);
-
-    struct Number { const QCommandLineOption &option; int *target; int minimum; const char *expected; };
-    const Number numbers[] = {
-        { ttl, &s.ttl, 1, "a positive number of milliseconds" },
-        { wait, &s.wait, 0, "0 or more milliseconds" },
-        { retryDelay, &s.retryDelay, 0, "0 or more milliseconds" },
-        { serverTimeout, &s.serverTimeout, 1, "a positive number of milliseconds" },
-        { killAfter, &s.killAfter, 0, "0 or more milliseconds" },
-    };
-    for (const Number &n : numbers) {
-        if (!parser.isSet(n.option))
-            continue;
-        const QString value = parser.value(n.option);
-        if (!parseMs(value, n.minimum, n.target))
-            return usageError(QStringLiteral("--%1 must be %2, got '%3'")
-                                      .arg(n.option.names().constLast(), QLatin1String(n.expected), value));
-    }
-    if (s.subcommand == Subcommand::Run) { // status and release ignore --ttl
-        // The library owns the rule (LockManager::minimumTtl()); asked here so that a TTL
-        // too short to renew is a usage error before anything is tried.
-        QRedlock::LockManager defaults;
-        if (s.serverTimeout > 0)
-            defaults.setServerTimeout(s.serverTimeout);
-        const int serverTimeout = defaults.serverTimeout();
-        const int minimum = defaults.minimumTtl();
-        if (s.ttl < minimum) {
-            return usageError(QStringLiteral("--ttl %1 ms is too short to be renewed in time: at least %2 ms with "
-                                             "--server-timeout %3").arg(s.ttl).arg(minimum).arg(serverTimeout));
-        }
-    }
-
-    if (!parser.isSet(resource))
-        return usageError(QStringLiteral("missing --resource (the name of the lock)"));
-    s.resource = parser.value(resource);
-    if (s.resource.isEmpty())
-        return usageError(QStringLiteral("empty resource name (--resource)"));
-    s.keyPrefix = parser.value(keyPrefix);
-
-    if (s.subcommand == Subcommand::Release) {
-        if (!parser.isSet(token))
-            return usageError(QStringLiteral("missing --token (the holder's QREDLOCK_TOKEN) for 'release'"));
-        s.token = parser.value(token).toUtf8();
-        if (s.token.isEmpty())
-            return usageError(QStringLiteral("empty --token"));
-    }
-
-    const QString problem = parser.isSet(server)
-            ? collectServers(parser.values(server), QStringLiteral("--server"), &s.servers)
-            : collectServers({ environmentServers }, QStringLiteral("QREDLOCK_SERVERS"), &s.servers);
-    if (!problem.isEmpty())
-        return usageError(problem);
-
-    result.action = CommandLine::Action::Proceed;
-    return result;
+    ArgumentReader reader(arguments, environmentServers);
+    return reader.read();
 }
 
 } // namespace QRedlockCli

@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     const CommandLine commandLine = parseCommandLine(QCoreApplication::arguments(),
                                                      qEnvironmentVariable("QREDLOCK_SERVERS"));
     switch (commandLine.action) {
+    case CommandLine::Action::Print:
     case CommandLine::Action::ShowHelp:
         std::fputs(qPrintable(commandLine.text), stdout);
         return ExitSuccess;
@@ -60,8 +61,11 @@ int main(int argc, char **argv)
     const Settings &settings = commandLine.settings;
     quietMode = settings.quiet;
     qInstallMessageHandler(messageHandler);
-    if (settings.verbose)
-        QLoggingCategory::setFilterRules(QStringLiteral("qredlock.*.debug=true"));
+    // Every connection failure that matters is named once, in the tool's own line about the
+    // outcome (each server with what it said); the library's per-connection warnings would
+    // repeat it. -v shows them, with everything else.
+    QLoggingCategory::setFilterRules(settings.verbose ? QStringLiteral("qredlock.*.debug=true")
+                                                      : QStringLiteral("qredlock.connection.warning=false"));
 
     std::unique_ptr<QObject> command;
     int code = -1;
@@ -79,6 +83,9 @@ int main(int argc, char **argv)
     case Subcommand::Release:
         track(new ServerSweep(settings));
         break;
+    case Subcommand::Schedule:
+        qCritical("schedule is not built into this qredlock yet");
+        return ExitSoftware;
     }
     if (code >= 0)
         return code;

@@ -6,6 +6,7 @@
 #include <QtCore/QProcessEnvironment>
 
 #include <cerrno>
+#include <climits>
 #include <csignal>
 
 using QRedlock::DistributedLock;
@@ -115,6 +116,7 @@ void RunCommand::onAcquired()
                                     : error == ENOENT || error == ENOTDIR ? ExitNotFound : ExitCannotExecute);
         return;
     }
+    m_commandClock.start();
     qCDebug(lcCli).noquote() << "the command runs as pid" << m_tree.pid() << "in a process group of its own";
     onExtended(); // arms the renewal deadline
     m_tree.reap(); // it may be gone already (the SIGCHLD record follows anyway)
@@ -127,7 +129,7 @@ void RunCommand::onAcquireFailed()
     int code = ExitSoftware;
     switch (m_lock.error()) {
     case DistributedLock::Error::Conflict: // a quorum answered and the key is held elsewhere
-        code = ExitTempFail;
+        code = m_settings.conflictExitCode; // -E, default ExitTempFail
         break;
     case DistributedLock::Error::NoQuorum:
     case DistributedLock::Error::Timeout:
@@ -215,7 +217,36 @@ void RunCommand::onTreeFinished(int commandStatus)
         releaseAndFinish(ExitUnavailable);
         return;
     }
+    const qint64 holdMs = m_settings.lockAtLeastFor - m_commandClock.elapsed();
+    if (holdMs > 0) {
+        holdAndFinish(commandStatus, holdMs);
+        return;
+    }
     releaseAndFinish(commandStatus);
+}
+
+void RunCommand::holdAndFinish(int exitCode, qint64 holdMs)
+{
+    m_exitCode = exitCode;
+    m_phase = Phase::Holding;
+    const int ms = int(std::min<qint64>(holdMs, INT_MAX));
+    qCDebug(lcCli).noquote() << QStringLiteral("the command ended after %1 ms: '%2' stays locked for %3 ms more "
+                                               "(--lock-at-least-for), then expires on the servers")
+                                        .arg(m_commandClock.elapsed()).arg(m_settings.resource).arg(ms);
+    // Exits once the shortened lease is confirmed, or the attempt failed (the keys then keep
+    // the lease of the last renewal).
+    connect(&m_lock, &DistributedLock::extended, this, [this] {
+        if (m_phase == Phase::Holding)
+            finishSoon(m_exitCode, 0);
+    });
+    connect(&m_lock, &DistributedLock::errorOccurred, this, [this] {
+        if (m_phase != Phase::Holding)
+            return;
+        qCWarning(lcCli).noquote() << QStringLiteral("could not shorten the lease of '%1' to --lock-at-least-for: %2")
+                                              .arg(m_settings.resource, m_lock.errorString());
+        finishSoon(m_exitCode, 0);
+    });
+    m_lock.releaseAfter(ms);
 }
 
 void RunCommand::releaseAndFinish(int exitCode)
@@ -252,6 +283,7 @@ void RunCommand::onSignal(int signalNumber, bool fromTerminal)
                                             .arg(fromTerminal ? QStringLiteral("from the terminal") : QStringLiteral("sent to qredlock"));
         terminateTree(signalNumber);
         return;
+    case Phase::Holding:
     case Phase::Releasing:
     case Phase::Done:
         qCDebug(lcCli) << "signal" << signalNumber << "ignored: releasing the lock";

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "processtree.h"
 
+#include <QtCore/QElapsedTimer>
 #include <QtCore/QObject>
 #include <QtCore/QTimer>
 
@@ -29,7 +30,7 @@ Q_SIGNALS:
     void finished(int exitCode);
 
 private:
-    enum class Phase { Acquiring, Running, Releasing, Done };
+    enum class Phase { Acquiring, Running, Holding, Releasing, Done };
 
     void onAcquired();
     void onAcquireFailed();
@@ -43,6 +44,8 @@ private:
     void terminateTree(int sig);
     void stopChild(const QString &reason);
     void releaseAndFinish(int exitCode);
+    // --lock-at-least-for: the lease is cut to holdMs and left to expire on the servers.
+    void holdAndFinish(int exitCode, qint64 holdMs);
     // Emits finished() after graceMs, so that the last requests (the cleanup after a failed or
     // cancelled attempt, after a lost lock) leave the sockets: Qt writes them from the event loop.
     void finishSoon(int exitCode, int graceMs = 50);
@@ -52,6 +55,7 @@ private:
     QRedlock::DistributedLock m_lock;
     ProcessTree m_tree;
     QTimer m_renewDeadline;   // fires when the lease is down to its last third, unrenewed
+    QElapsedTimer m_commandClock; // since the command started
     QTimer m_killTimer;       // SIGKILL after --kill-after, then again while anything is left
     SignalWatcher *m_signals = nullptr;
     Phase m_phase = Phase::Acquiring;

@@ -4,6 +4,7 @@
 #include <QRedlock/LockManager>
 
 #include "faultproxy.h"
+#include "lockhelpers.h"
 #include "redisserver.h"
 
 #include <QtCore/QElapsedTimer>
@@ -17,22 +18,10 @@ using QRedlock::LockManager;
 using QRedlockTest::FaultProxy;
 using QRedlockTest::RedisCluster;
 using QRedlockTest::RedisServer;
+using QRedlockTest::makeManager;
+using QRedlockTest::waitAcquired;
 
 namespace {
-
-// Waits until the lock reports an outcome of its acquisition; true if acquired.
-bool waitAcquired(DistributedLock &lock, int timeoutMs = 10000)
-{
-    QSignalSpy ok(&lock, &DistributedLock::acquired);
-    QSignalSpy failed(&lock, &DistributedLock::acquireFailed);
-    QElapsedTimer t;
-    t.start();
-    while (ok.isEmpty() && failed.isEmpty() && t.elapsed() < timeoutMs)
-        QTest::qWait(1);
-    if (ok.isEmpty() && failed.isEmpty())
-        qWarning("no acquisition outcome within %d ms (state %d)", timeoutMs, int(lock.state()));
-    return !ok.isEmpty();
-}
 
 bool acquireNow(DistributedLock &lock, bool retry = false)
 {
@@ -41,17 +30,6 @@ bool acquireNow(DistributedLock &lock, bool retry = false)
     else
         lock.tryAcquire();
     return waitAcquired(lock);
-}
-
-std::unique_ptr<LockManager> makeManager(const QStringList &urls, int serverTimeout = 100)
-{
-    auto m = std::make_unique<LockManager>();
-    if (!m->setServers(urls))
-        qFatal("setServers failed: %s", qPrintable(m->errorString()));
-    m->setServerTimeout(serverTimeout);
-    m->setRetryDelay(20);
-    m->setRetryJitter(10);
-    return m;
 }
 
 QVariant get(RedisServer &s, const QByteArray &key)

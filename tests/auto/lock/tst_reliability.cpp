@@ -6,6 +6,7 @@
 #include <QRedlock/LockManager>
 
 #include "faultproxy.h"
+#include "lockhelpers.h"
 #include "redisserver.h"
 
 #include <QtCore/QElapsedTimer>
@@ -21,36 +22,11 @@ using QRedlock::LockManager;
 using QRedlockTest::FaultProxy;
 using QRedlockTest::RedisCluster;
 using QRedlockTest::RedisServer;
+using QRedlockTest::makeLock;
+using QRedlockTest::makeManager;
+using QRedlockTest::waitAcquired;
 
 namespace {
-
-bool waitOutcome(DistributedLock &lock, int timeoutMs = 10000)
-{
-    QSignalSpy ok(&lock, &DistributedLock::acquired);
-    QSignalSpy failed(&lock, &DistributedLock::acquireFailed);
-    return QTest::qWaitFor([&] { return !ok.isEmpty() || !failed.isEmpty(); }, timeoutMs) && !ok.isEmpty();
-}
-
-std::unique_ptr<LockManager> makeManager(const QStringList &urls, int serverTimeout = 100)
-{
-    auto m = std::make_unique<LockManager>();
-    if (!m->setServers(urls))
-        qFatal("setServers failed: %s", qPrintable(m->errorString()));
-    m->setServerTimeout(serverTimeout);
-    m->setRetryDelay(20);
-    m->setRetryJitter(10);
-    return m;
-}
-
-std::unique_ptr<DistributedLock> makeLock(LockManager *m, const QString &resource, int ttl, bool autoExtend)
-{
-    auto lock = std::make_unique<DistributedLock>();
-    lock->setManager(m);
-    lock->setResource(resource);
-    lock->setTtl(ttl);
-    lock->setAutoExtend(autoExtend);
-    return lock;
-}
 
 // A loopback port with nobody listening.
 quint16 deadPort()
@@ -147,7 +123,7 @@ void tst_Reliability::repair_neverResurrectsALapsedLock()
     auto lock = makeLock(m.get(), QStringLiteral("lapsed"), 1500, true);
     QSignalSpy lost(lock.get(), &DistributedLock::lost);
     lock->acquire();
-    QVERIFY(waitOutcome(*lock));
+    QVERIFY(waitAcquired(*lock));
     cluster.at(0).command({ "DEL", "lapsed" });
     cluster.at(1).command({ "DEL", "lapsed" });
     QTRY_COMPARE_WITH_TIMEOUT(lost.count(), 1, 1500);
@@ -162,7 +138,7 @@ void tst_Reliability::repair_neverResurrectsALapsedLock()
     auto second = makeLock(m.get(), QStringLiteral("owned"), 1500, true);
     QSignalSpy extended(second.get(), &DistributedLock::extended);
     second->acquire();
-    QVERIFY(waitOutcome(*second));
+    QVERIFY(waitAcquired(*second));
     cluster.at(2).command({ "SET", "owned", "someone-else", "PX", "60000" });
     QTRY_VERIFY_WITH_TIMEOUT(extended.count() >= 2, 3000);
     QVERIFY(second->isLocked());
@@ -180,7 +156,7 @@ void tst_Reliability::repair_respectsFencingCounters()
     lock->setFencing(true);
     QSignalSpy extended(lock.get(), &DistributedLock::extended);
     lock->acquire();
-    QVERIFY(waitOutcome(*lock));
+    QVERIFY(waitAcquired(*lock));
     const qint64 token = lock->fencingToken();
     QVERIFY(token >= 1);
     // Server 2 came back empty with an older counter: repaired, and its counter raised to ours.
@@ -222,7 +198,7 @@ void tst_Reliability::aliasesOfOneServer_areRefused()
     auto m = makeManager({ server.url(), aliasUrl, QStringLiteral("redis://127.0.0.1:%1").arg(dead) });
     auto lock = makeLock(m.get(), QStringLiteral("alias"), 5000, false);
     lock->tryAcquire();
-    QVERIFY(!waitOutcome(*lock));
+    QVERIFY(!waitAcquired(*lock));
     QCOMPARE(lock->error(), DistributedLock::Error::InvalidArgument);
     QVERIFY2(lock->errorString().contains(server.url()) && lock->errorString().contains(u"same Redis server"),
              qPrintable(lock->errorString()));
@@ -231,7 +207,7 @@ void tst_Reliability::aliasesOfOneServer_areRefused()
     QTRY_VERIFY(!server.command({ "GET", "alias" }).isValid());
     // And it stays refused, also for a retrying acquire().
     lock->acquire();
-    QVERIFY(!waitOutcome(*lock));
+    QVERIFY(!waitAcquired(*lock));
     QCOMPARE(lock->error(), DistributedLock::Error::InvalidArgument);
 }
 
@@ -245,7 +221,7 @@ void tst_Reliability::isLocked_followsTheDeadline()
     auto lock = makeLock(m.get(), QStringLiteral("deadline"), m->minimumTtl(), false);
     QSignalSpy expired(lock.get(), &DistributedLock::expired);
     lock->tryAcquire();
-    QVERIFY(waitOutcome(*lock));
+    QVERIFY(waitAcquired(*lock));
     const int validity = lock->remainingValidity();
     QElapsedTimer blocked;
     blocked.start();
@@ -320,7 +296,7 @@ void tst_Reliability::aclWithoutScripts_failsCleanly()
     auto m = makeManager(urls);
     auto lock = makeLock(m.get(), QStringLiteral("acl"), 5000, true);
     lock->tryAcquire();
-    QVERIFY(!waitOutcome(*lock));
+    QVERIFY(!waitAcquired(*lock));
     QCOMPARE(lock->error(), DistributedLock::Error::AuthError);
     QVERIFY2(lock->errorString().contains(u"permission denied for EVALSHA by ACL"), qPrintable(lock->errorString()));
     QVERIFY2(!lock->errorString().contains(u"authentication required"), qPrintable(lock->errorString()));
@@ -345,13 +321,13 @@ void tst_Reliability::swallowedReplies_lockAgainWithinAReconnect()
     auto m = makeManager(urls);
     auto warm = makeLock(m.get(), QStringLiteral("warm"), 2000, false);
     warm->tryAcquire();
-    QVERIFY(waitOutcome(*warm));
+    QVERIFY(waitAcquired(*warm));
     for (auto &p : proxies)
         p->setBlackhole(FaultProxy::Direction::ServerToClient, true);
     auto lock = makeLock(m.get(), QStringLiteral("swallowed"), 2000, false);
     for (int i = 0; i < 10; ++i) {
         lock->tryAcquire();
-        QVERIFY(!waitOutcome(*lock, 2000));
+        QVERIFY(!waitAcquired(*lock, 2000));
         QTest::qWait(30);
     }
     for (auto &p : proxies)
@@ -361,7 +337,7 @@ void tst_Reliability::swallowedReplies_lockAgainWithinAReconnect()
     bool got = false;
     while (!got && sane.elapsed() < 5000) {
         lock->tryAcquire();
-        got = waitOutcome(*lock, 2000);
+        got = waitAcquired(*lock, 2000);
         if (!got)
             QTest::qWait(20);
     }
@@ -378,13 +354,13 @@ void tst_Reliability::tinyTtl_isRefusedWithTheMinimum()
     QCOMPARE(m->minimumTtl(), 1013); // defaults: server timeout 250 ms, drift 0.01
     auto lock = makeLock(m.get(), QStringLiteral("tiny"), 3, true);
     lock->tryAcquire();
-    QVERIFY(!waitOutcome(*lock));
+    QVERIFY(!waitAcquired(*lock));
     QCOMPARE(lock->error(), DistributedLock::Error::InvalidArgument);
     QVERIFY2(lock->errorString().contains(u"1013 ms"), qPrintable(lock->errorString()));
     QVERIFY(!cluster.at(0).command({ "GET", "tiny" }).isValid());
     lock->setTtl(1013);
     lock->tryAcquire();
-    QVERIFY(waitOutcome(*lock));
+    QVERIFY(waitAcquired(*lock));
 }
 
 QTEST_GUILESS_MAIN(tst_Reliability)
