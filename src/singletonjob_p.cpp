@@ -175,10 +175,14 @@ void SingletonJobPrivate::judgeFailedAttempt()
         }
     }
     if (conflict) {
-        const bool occurrence = lockOccurrenceMs >= 0;
+        // What ran, for lastRecord on every instance: read unless the outcome of this
+        // occurrence (or a later one) is known here already.
+        const bool known = record.occurrenceMs > lockOccurrenceMs
+                || (record.occurrenceMs == lockOccurrenceMs && record.outcome != JobRecord::running());
+        const bool refresh = lockOccurrenceMs >= 0 && !known;
         skip(QStringLiteral("'%1' is held by another instance").arg(lock->resource()), false);
-        if (occurrence)
-            q->refreshRecord(); // what ran, for lastRecord on every instance
+        if (refresh)
+            q->refreshRecord();
     } else
         skip(QStringLiteral("'%1' not acquired: %2").arg(lock->resource(), lock->errorString()), true);
 }
