@@ -43,6 +43,7 @@ bool JobContext::isCancelled() const { return !d || d->cancelled.load(); }
 QDeadlineTimer JobContext::deadline() const { return d ? d->deadline : QDeadlineTimer(); }
 QDateTime JobContext::occurrence() const { return d ? d->occurrence : QDateTime(); }
 qint64 JobContext::fencingToken() const { return d ? d->fencingToken : -1; }
+QByteArray JobContext::token() const { return d ? d->token : QByteArray(); }
 void JobContext::finish() { postOutcome(d, true, QString()); }
 void JobContext::fail(const QString &reason) { postOutcome(d, false, reason); }
 
@@ -245,5 +246,6 @@ void SingletonJob::setJob(Job job) { d->job = std::move(job); }
 void SingletonJob::trigger() { d->attempt(SingletonJobPrivate::Cause::Trigger); }
 void SingletonJob::finish() { d->complete(d->runId, true, QString()); }
 void SingletonJob::fail(const QString &reason) { d->complete(d->runId, false, reason); }
+void SingletonJob::cancelRun(const QString &reason) { d->cancel(reason); }
 
 } // namespace QRedlock

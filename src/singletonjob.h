@@ -41,6 +41,9 @@ public:
     QDateTime occurrence() const;
     // The lock's fencing token (SingletonJob::fencing); -1 when fencing is off.
     qint64 fencingToken() const;
+    // The lock's token (DistributedLock::token(): the value on the servers); empty when
+    // attached to no run.
+    QByteArray token() const;
 
     void finish();
     void fail(const QString &reason);
@@ -215,6 +218,10 @@ public Q_SLOTS:
     void trigger();                      // an attempt now (also when not active)
     void finish();                       // the current run succeeded
     void fail(const QString &reason);    // the current run failed
+    // Stops the current run from outside (a shutdown, say): JobContext::isCancelled() turns
+    // true, the record says `cancelled` with the reason, the lock is released, cancelled()
+    // is emitted. Nothing happens when no run is in progress.
+    void cancelRun(const QString &reason);
 
 Q_SIGNALS:
     void run();

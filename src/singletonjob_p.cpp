@@ -329,6 +329,7 @@ void SingletonJobPrivate::beginRun()
     context->deadline = QDeadlineTimer(lockAtMostFor, Qt::PreciseTimer);
     context->occurrence = QDateTime::fromMSecsSinceEpoch(running.occurrenceMs, Qt::UTC);
     context->fencingToken = lock->fencingToken();
+    context->token = lock->token();
     context->job = q;
     deadlineTimer.start(int(lockAtMostFor));
     armWatchdog();

@@ -29,6 +29,7 @@ public:
     quint64 run = 0;                   // constant too
     QDateTime occurrence;              // constant too
     qint64 fencingToken = -1;          // constant too
+    QByteArray token;                  // constant too
 
     QMutex mutex;
     SingletonJob *job = nullptr;       // guarded by mutex; null once the run is over

@@ -125,6 +125,7 @@ private Q_SLOTS:
     void catchUp_notWhenOnRecord();
     void record_writtenAndReadElsewhere();
     void record_notOverwrittenByStaleHolder();
+    void record_cancelRun();
     void oncePerPeriod_31Days();
     void refused_data();
     void refused();
@@ -386,6 +387,33 @@ void tst_Schedule::record_notOverwrittenByStaleHolder()
     QCOMPARE(reader->lastRecord().value(QStringLiteral("outcome")).toString(), QStringLiteral("running"));
     QCOMPARE(reader->lastRecord().value(QStringLiteral("holder")).toString(), QStringLiteral("stale-holder"));
     QCOMPARE(stale->lastRecord().value(QStringLiteral("outcome")).toString(), QStringLiteral("running"));
+}
+
+// cancelRun() from outside: the context says cancelled, the record says why, the lock goes.
+void tst_Schedule::record_cancelRun()
+{
+    const QString resource = freshResource("cancel");
+    auto m = makeManager(QStringLiteral("cancelled-instance"));
+    auto job = makeJob(m.get(), resource);
+    job->setSchedule(QStringLiteral("*/2 * * * * *"));
+    JobContext context;
+    job->setJob([&context](JobContext &ctx) { context = ctx; });
+    QSignalSpy run(job.get(), &SingletonJob::run);
+    QSignalSpy cancelled(job.get(), &SingletonJob::cancelled);
+    job->trigger();
+    QVERIFY(run.wait(3000));
+    QVERIFY(!context.token().isEmpty());
+    QCOMPARE(context.fencingToken(), qint64(-1));
+    const QByteArray key = QStringLiteral("%1:at:%2").arg(resource).arg(context.occurrence().toMSecsSinceEpoch()).toUtf8();
+    QCOMPARE(m_cluster.at(0).command({ "GET", key }).toByteArray(), context.token());
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("cancelled: SIGTERM")));
+    job->cancelRun(QStringLiteral("SIGTERM"));
+    QCOMPARE(cancelled.count(), 1);
+    QVERIFY(context.isCancelled());
+    QVERIFY(!job->isRunning());
+    QTRY_COMPARE_WITH_TIMEOUT(job->lastRecord().value(QStringLiteral("outcome")).toString(), QStringLiteral("cancelled"), 2000);
+    QCOMPARE(job->lastRecord().value(QStringLiteral("reason")).toString(), QStringLiteral("SIGTERM"));
+    QTRY_VERIFY_WITH_TIMEOUT(!m_cluster.at(0).command({ "EXISTS", key }).toLongLong(), 2000);
 }
 
 // 31 days no longer overflows: the period is kept, the job runs, the key is the period's.
