@@ -117,12 +117,15 @@ private:
 
 private Q_SLOTS:
     void initTestCase();
+    void cleanup();
 
     void threeProcesses_everyOccurrenceOnce_data();
     void threeProcesses_everyOccurrenceOnce();
     void catchUp_afterAllInstancesDown_data();
     void catchUp_afterAllInstancesDown();
     void catchUp_notWhenOnRecord();
+    void catchUp_whenServersComeBack_data();
+    void catchUp_whenServersComeBack();
     void record_writtenAndReadElsewhere();
     void record_notOverwrittenByStaleHolder();
     void record_cancelRun();
@@ -132,6 +135,14 @@ private Q_SLOTS:
     void invalidSchedule_keepsJobInactive_data();
     void invalidSchedule_keepsJobInactive();
 };
+
+void tst_Schedule::cleanup()
+{
+    for (int i = 0; i < m_cluster.size(); ++i) {
+        if (m_cluster.at(i).isPaused())
+            m_cluster.at(i).resume();
+    }
+}
 
 void tst_Schedule::initTestCase()
 {
@@ -305,6 +316,50 @@ void tst_Schedule::catchUp_notWhenOnRecord()
     QCOMPARE(runs, 0);
     QCOMPARE(second->lastRecord().value(QStringLiteral("holder")).toString(), QStringLiteral("first"));
     QCOMPARE(second->lastRecord().value(QStringLiteral("outcome")).toString(), QStringLiteral("finished"));
+}
+
+// The only instance is up, but a majority of its servers is not at an occurrence: when they
+// answer again (within the grace) RunOnce runs that occurrence, Skip waits for the next.
+void tst_Schedule::catchUp_whenServersComeBack_data()
+{
+    catchUp_afterAllInstancesDown_data();
+}
+
+void tst_Schedule::catchUp_whenServersComeBack()
+{
+    QFETCH(SingletonJob::MisfirePolicy, policy);
+    constexpr qint64 Every = 4000;
+    const QString resource = freshResource("serversback");
+    auto m = makeManager(QStringLiteral("patient"));
+    auto job = makeJob(m.get(), resource);
+    job->setSchedule(QStringLiteral("*/4 * * * * *"));
+    job->setMisfirePolicy(policy);
+    QList<qint64> occurrences;
+    job->setJob([&occurrences](JobContext &ctx) {
+        occurrences << ctx.occurrence().toMSecsSinceEpoch();
+        ctx.finish();
+    });
+    alignTo(Every, Every - 700);
+    job->setActive(true);
+    QTest::qWait(200); // (the activation finds nothing to catch up: the last occurrence ran elsewhere or long ago)
+    occurrences.clear();
+    const qint64 missed = (nowMs() / Every + 1) * Every;
+    m_cluster.at(0).pause();
+    m_cluster.at(1).pause();
+    QSignalSpy skipped(job.get(), &SingletonJob::skipped);
+    QTRY_VERIFY_WITH_TIMEOUT(skipped.count() >= 1, 3000); // the attempt at `missed` found no quorum
+    QVERIFY2(nowMs() > missed, qPrintable(job->errorString()));
+    QTest::qWait(300);
+    m_cluster.at(0).resume();
+    m_cluster.at(1).resume();
+    if (policy == SingletonJob::MisfirePolicy::RunOnce) {
+        QTRY_VERIFY_WITH_TIMEOUT(occurrences.contains(missed), 3000);
+        QVERIFY2(nowMs() < missed + Every, "the catch-up should come before the next occurrence");
+    } else {
+        QTRY_VERIFY_WITH_TIMEOUT(occurrences.contains(missed + Every), int(Every + 2000));
+        QVERIFY(!occurrences.contains(missed));
+    }
+    QCOMPARE(occurrences.count(missed + (policy == SingletonJob::MisfirePolicy::RunOnce ? 0 : Every)), 1);
 }
 
 // The runner's record reaches the servers; another instance reads it without running.
