@@ -382,8 +382,8 @@ bool DistributedLockPrivate::retryAllowed(DistributedLock::Error e, int delayMs)
 {
     if (!retrying || e == DistributedLock::Error::InvalidArgument || e == DistributedLock::Error::Cancelled)
         return false;
-    if (acquireTimeout >= 0)
-        return monotonicNs() + qint64(delayMs) * NsPerMs < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
+    if (acquireTimeout >= 0) // the pause is cut to the deadline (see attemptFailed()): time left is enough
+        return delayMs >= 0 && monotonicNs() < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
     const LockManagerPrivate *mp = managerPrivate();
     const int retries = mp ? mp->retryCount : 0;
     return retries < 0 || attempts <= retries;
@@ -398,7 +398,13 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
     if (state != DistributedLock::State::Acquiring)
         return;
 
-    const int delay = jitteredRetryDelay();
+    int delay = jitteredRetryDelay();
+    if (acquireTimeout >= 0) {
+        // The last attempt goes out at the deadline rather than giving up a pause before it:
+        // acquireTimeout is how long to keep trying.
+        const qint64 leftMs = (acquireStartNs + qint64(acquireTimeout) * NsPerMs - monotonicNs()) / NsPerMs;
+        delay = int(std::min<qint64>(delay, std::max<qint64>(leftMs, 0)));
+    }
     const bool again = retryAllowed(e, delay);
     if (again) {
         errorString = message; // remembered, not yet reported: the next attempt may succeed

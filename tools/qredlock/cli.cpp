@@ -10,6 +10,7 @@
 #include <QRedlock/LockManager>
 #include <QRedlock/RedisEndpoint>
 
+#include <algorithm>
 #include <climits>
 
 namespace QRedlockCli {
@@ -261,14 +262,18 @@ QString ArgumentReader::checkTtl()
 {
     const Settings &s = m_settings;
     if (s.subcommand != Subcommand::Run && s.subcommand != Subcommand::Schedule)
-        return QString(); // status and release take no TTL
+        return QString(); // status and release take no lease
     QRedlock::LockManager defaults;
     if (s.serverTimeout > 0)
         defaults.setServerTimeout(s.serverTimeout);
     const int minimum = defaults.minimumTtl();
-    if (s.ttl < minimum) {
-        return QStringLiteral("--ttl %1 ms is too short to be renewed in time: at least %2 ms with --server-timeout %3")
-                .arg(s.ttl).arg(minimum).arg(defaults.serverTimeout());
+    // run: the lease is --ttl; schedule: --lock-at-most-for (a SingletonJob's lease).
+    const bool run = s.subcommand == Subcommand::Run;
+    const qint64 lease = run ? s.ttl : s.lockAtMostFor;
+    if (lease < minimum) {
+        return QStringLiteral("--%1 %2 ms is too short to be renewed in time: at least %3 ms with --server-timeout %4")
+                .arg(run ? QStringLiteral("ttl") : QStringLiteral("lock-at-most-for")).arg(lease).arg(minimum)
+                .arg(defaults.serverTimeout());
     }
     return QString();
 }
@@ -347,6 +352,28 @@ CommandLine ArgumentReader::read()
 }
 
 } // namespace
+
+bool configureManager(QRedlock::LockManager &manager, const Settings &settings)
+{
+    if (!manager.setServers(settings.servers)) {
+        qCCritical(lcCli).noquote() << manager.errorString();
+        return false;
+    }
+    manager.setKeyPrefix(settings.keyPrefix);
+    if (settings.subcommand == Subcommand::Status || settings.subcommand == Subcommand::Release) {
+        // One exchange per server: it may wait longer than a lock's round.
+        manager.setServerTimeout(settings.serverTimeout > 0 ? std::max(1000, 4 * settings.serverTimeout) : 1000);
+        return true;
+    }
+    if (settings.serverTimeout > 0)
+        manager.setServerTimeout(settings.serverTimeout);
+    if (settings.retryDelay >= 0) {
+        manager.setRetryDelay(settings.retryDelay);
+        manager.setRetryJitter(settings.retryDelay / 2);
+    }
+    manager.setRetryCount(-1); // with --wait, the acquire timeout alone bounds the attempts
+    return true;
+}
 
 CommandLine parseCommandLine(const QStringList &arguments, const QString &environmentServers)
 {

@@ -9,6 +9,10 @@
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
+namespace QRedlock {
+class LockManager;
+}
+
 namespace QRedlockCli {
 
 // The tool's own messages: warnings (shown unless --quiet) and debug output (--verbose).
@@ -48,6 +52,11 @@ struct CommandLine
     Settings settings;
     QString text;               // the help text or generated file (Print), or the usage error (one line)
 };
+
+// Sets the manager up from the command line (servers, timeouts, retry pauses, key prefix):
+// the one place that maps options onto the library. False (the problem logged) when the
+// servers are refused.
+bool configureManager(QRedlock::LockManager &manager, const Settings &settings);
 
 // arguments: the whole argv, program name first. environmentServers: the value of
 // QREDLOCK_SERVERS, used when no --server is given.

@@ -77,13 +77,8 @@ ServerSweep::ServerSweep(const Settings &settings, QObject *parent) : QObject(pa
 
 int ServerSweep::start()
 {
-    if (!m_manager.setServers(m_settings.servers)) {
-        qCCritical(lcCli).noquote() << m_manager.errorString();
+    if (!configureManager(m_manager, m_settings))
         return ExitUsage;
-    }
-    // One exchange per server: it may wait longer than a lock's round.
-    m_manager.setServerTimeout(m_settings.serverTimeout > 0 ? std::max(1000, 4 * m_settings.serverTimeout) : 1000);
-    m_manager.setKeyPrefix(m_settings.keyPrefix);
     QRedlock::LockInspection *job = m_settings.subcommand == Subcommand::Release
             ? m_manager.forceRelease(m_settings.resource, m_settings.token)
             : m_manager.inspect(m_settings.resource);

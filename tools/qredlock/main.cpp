@@ -80,6 +80,11 @@ int main(int argc, char **argv)
         track(new RunCommand(settings));
         break;
     case Subcommand::Status:
+        if (settings.job) {
+            qCritical("status --job is not built into this qredlock yet");
+            return ExitSoftware;
+        }
+        Q_FALLTHROUGH();
     case Subcommand::Release:
         track(new ServerSweep(settings));
         break;

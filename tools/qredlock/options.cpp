@@ -72,7 +72,7 @@ const QList<OptionSpec> Options = {
       "-s redis://10.0.0.1:6379 -s rediss://:secret@10.0.0.2 -s unix:///run/redis.sock" },
     { "resource", "name", InAll, "The name of the lock (the Redis key, after --key-prefix).",
       "--resource nightly-backup" },
-    { "ttl", "duration", InRun | InSchedule,
+    { "ttl", "duration", InRun,
       "Lease time; renewed every third of it while the command runs. Default 30s. At least "
       "(4 x --server-timeout + 2) / 0.99: 1013ms with the defaults.",
       "--ttl 60s" },
@@ -101,8 +101,9 @@ const QList<OptionSpec> Options = {
     { "misfire-grace", "duration", InSchedule, "How late a missed occurrence may still run. Default 1h.",
       "--misfire-grace 6h" },
     { "lock-at-most-for", "duration", InSchedule,
-      "The longest a run may last: the command is stopped (SIGTERM, SIGKILL after --kill-after) and the "
-      "record says cancelled. Default 1h.",
+      "The lease of an occurrence's lock (renewed while the command runs) and the longest a run may last: "
+      "the command is then stopped (SIGTERM, SIGKILL after --kill-after) and the record says cancelled. "
+      "Default 1h.",
       "--lock-at-most-for 2h" },
     { "lock-at-least-for", "duration", InRun | InSchedule,
       "Keep the lock at least this long after the command started, also when it ended sooner, so that "

@@ -13,7 +13,8 @@ using QRedlock::DistributedLock;
 
 namespace QRedlockCli {
 
-RunCommand::RunCommand(const Settings &settings, QObject *parent) : QObject(parent), m_settings(settings)
+RunCommand::RunCommand(const Settings &settings, QObject *parent)
+    : QObject(parent), m_settings(settings), m_command(settings.killAfter)
 {
     m_renewDeadline.setSingleShot(true);
     m_renewDeadline.setTimerType(Qt::PreciseTimer);
@@ -22,9 +23,6 @@ RunCommand::RunCommand(const Settings &settings, QObject *parent) : QObject(pare
                           .arg(m_settings.resource)
                           .arg(m_lock.remainingValidity()));
     });
-    m_killTimer.setSingleShot(true);
-    m_killTimer.setTimerType(Qt::PreciseTimer);
-    connect(&m_killTimer, &QTimer::timeout, this, &RunCommand::onKillTimer);
 
     connect(&m_lock, &DistributedLock::acquired, this, &RunCommand::onAcquired);
     connect(&m_lock, &DistributedLock::acquireFailed, this, &RunCommand::onAcquireFailed);
@@ -40,26 +38,15 @@ RunCommand::RunCommand(const Settings &settings, QObject *parent) : QObject(pare
             finishSoon(m_exitCode, 0); // every server answered (or timed out): nothing left to send
     });
 
-    connect(&m_tree, &ProcessTree::commandEnded, this, &RunCommand::onCommandEnded);
-    connect(&m_tree, &ProcessTree::finished, this, &RunCommand::onTreeFinished);
+    connect(&m_command, &SupervisedCommand::finished, this, &RunCommand::onTreeFinished);
 }
 
 RunCommand::~RunCommand() = default;
 
 int RunCommand::start()
 {
-    if (!m_manager.setServers(m_settings.servers)) {
-        qCCritical(lcCli).noquote() << m_manager.errorString();
+    if (!configureManager(m_manager, m_settings))
         return ExitUsage;
-    }
-    if (m_settings.serverTimeout > 0)
-        m_manager.setServerTimeout(m_settings.serverTimeout);
-    if (m_settings.retryDelay >= 0) {
-        m_manager.setRetryDelay(m_settings.retryDelay);
-        m_manager.setRetryJitter(m_settings.retryDelay / 2);
-    }
-    m_manager.setRetryCount(-1); // with --wait, the acquire timeout alone bounds the attempts
-    m_manager.setKeyPrefix(m_settings.keyPrefix);
 
     m_lock.setManager(&m_manager);
     m_lock.setResource(m_settings.resource);
@@ -75,8 +62,8 @@ int RunCommand::start()
     }
     connect(m_signals, &SignalWatcher::received, this, &RunCommand::onSignal);
     // Orphans of the command become our children, so that we see them end.
-    if (!m_tree.becomeSubreaper()) {
-        qCCritical(lcCli).noquote() << m_tree.errorString();
+    if (!m_command.becomeSubreaper()) {
+        qCCritical(lcCli).noquote() << m_command.errorString();
         return ExitSoftware;
     }
 
@@ -107,19 +94,13 @@ void RunCommand::onAcquired()
     else
         env.remove(QStringLiteral("QREDLOCK_FENCING_TOKEN")); // never a stale one from an outer qredlock
     qCDebug(lcCli).noquote() << "starting" << m_settings.command.join(u' ');
-    if (!m_tree.start(m_settings.command, env)) {
-        qCWarning(lcCli).noquote() << QStringLiteral("cannot run '%1': %2").arg(m_settings.command.first(),
-                                                                             m_tree.errorString());
+    if (!m_command.start(m_settings.command, env)) {
+        qCWarning(lcCli).noquote() << m_command.errorString();
         m_renewDeadline.stop();
-        const int error = m_tree.execError();
-        releaseAndFinish(error == 0 ? ExitSoftware // fork() or pipe2() failed
-                                    : error == ENOENT || error == ENOTDIR ? ExitNotFound : ExitCannotExecute);
+        releaseAndFinish(m_command.startFailureExitCode());
         return;
     }
-    m_commandClock.start();
-    qCDebug(lcCli).noquote() << "the command runs as pid" << m_tree.pid() << "in a process group of its own";
     onExtended(); // arms the renewal deadline
-    m_tree.reap(); // it may be gone already (the SIGCHLD record follows anyway)
 }
 
 void RunCommand::onAcquireFailed()
@@ -164,28 +145,6 @@ void RunCommand::onExtended()
     m_renewDeadline.start(std::max(0, validity - QRedlock::LockManager::renewalMargin(m_settings.ttl)));
 }
 
-void RunCommand::terminateTree(int sig)
-{
-    const int outside = m_tree.signalAll(sig);
-    qCDebug(lcCli).noquote() << QStringLiteral("sent signal %1 to the command's process group and %2 other processes")
-                                        .arg(sig).arg(outside);
-    if (!m_killTimer.isActive() && !m_killSent)
-        m_killTimer.start(m_settings.killAfter);
-}
-
-void RunCommand::onKillTimer()
-{
-    if (m_phase != Phase::Running || m_tree.isEmpty())
-        return;
-    if (!m_killSent) {
-        qCWarning(lcCli).noquote() << QStringLiteral("%1 processes of the command did not stop within %2 ms: sending SIGKILL")
-                                              .arg(m_tree.descendantCount()).arg(m_settings.killAfter);
-        m_killSent = true;
-    }
-    m_tree.signalAll(SIGKILL);
-    m_killTimer.start(100); // again, for anything forked meanwhile, until nothing is left
-}
-
 void RunCommand::stopChild(const QString &reason)
 {
     if (m_phase != Phase::Running || m_lockGone)
@@ -195,21 +154,13 @@ void RunCommand::stopChild(const QString &reason)
     qCWarning(lcCli).noquote() << QStringLiteral("%1 - stopping the command and every process it started "
                                                  "(SIGTERM, SIGKILL after %2 ms)")
                                           .arg(reason).arg(m_settings.killAfter);
-    terminateTree(SIGTERM);
-}
-
-void RunCommand::onCommandEnded(int status)
-{
-    qCDebug(lcCli).noquote() << "the command ended with status" << status;
-    if (!m_tree.isEmpty())
-        qCDebug(lcCli).noquote() << "it left processes behind: the lock stays held until they end";
+    m_command.terminate(SIGTERM);
 }
 
 void RunCommand::onTreeFinished(int commandStatus)
 {
     if (m_phase != Phase::Running)
         return;
-    m_killTimer.stop();
     m_renewDeadline.stop();
     if (m_lockGone) {
         qCWarning(lcCli).noquote() << QStringLiteral("the lock did not hold until the command ended: exit status %1 "
@@ -217,7 +168,7 @@ void RunCommand::onTreeFinished(int commandStatus)
         releaseAndFinish(ExitUnavailable);
         return;
     }
-    const qint64 holdMs = m_settings.lockAtLeastFor - m_commandClock.elapsed();
+    const qint64 holdMs = m_settings.lockAtLeastFor - m_command.elapsedMs();
     if (holdMs > 0) {
         holdAndFinish(commandStatus, holdMs);
         return;
@@ -232,7 +183,7 @@ void RunCommand::holdAndFinish(int exitCode, qint64 holdMs)
     const int ms = int(std::min<qint64>(holdMs, INT_MAX));
     qCDebug(lcCli).noquote() << QStringLiteral("the command ended after %1 ms: '%2' stays locked for %3 ms more "
                                                "(--lock-at-least-for), then expires on the servers")
-                                        .arg(m_commandClock.elapsed()).arg(m_settings.resource).arg(ms);
+                                        .arg(m_command.elapsedMs()).arg(m_settings.resource).arg(ms);
     // Exits once the shortened lease is confirmed, or the attempt failed (the keys then keep
     // the lease of the last renewal).
     connect(&m_lock, &DistributedLock::extended, this, [this] {
@@ -263,7 +214,7 @@ void RunCommand::releaseAndFinish(int exitCode)
 void RunCommand::onSignal(int signalNumber, bool fromTerminal)
 {
     if (signalNumber == SIGCHLD) {
-        m_tree.reap();
+        m_command.reap();
         return;
     }
     switch (m_phase) {
@@ -281,7 +232,7 @@ void RunCommand::onSignal(int signalNumber, bool fromTerminal)
         qCDebug(lcCli).noquote() << QStringLiteral("passing signal %1 (%2) on to every process of the command")
                                             .arg(signalNumber)
                                             .arg(fromTerminal ? QStringLiteral("from the terminal") : QStringLiteral("sent to qredlock"));
-        terminateTree(signalNumber);
+        m_command.terminate(signalNumber);
         return;
     case Phase::Holding:
     case Phase::Releasing:

@@ -2,9 +2,8 @@
 #pragma once
 
 #include "cli.h"
-#include "processtree.h"
+#include "supervisedcommand.h"
 
-#include <QtCore/QElapsedTimer>
 #include <QtCore/QObject>
 #include <QtCore/QTimer>
 
@@ -35,13 +34,8 @@ private:
     void onAcquired();
     void onAcquireFailed();
     void onExtended();
-    void onCommandEnded(int status);
     void onTreeFinished(int commandStatus);
     void onSignal(int signalNumber, bool fromTerminal);
-    void onKillTimer();
-    // Sends sig to the command and every process it started, and SIGKILL to whatever is
-    // left after --kill-after.
-    void terminateTree(int sig);
     void stopChild(const QString &reason);
     void releaseAndFinish(int exitCode);
     // --lock-at-least-for: the lease is cut to holdMs and left to expire on the servers.
@@ -53,14 +47,11 @@ private:
     Settings m_settings;
     QRedlock::LockManager m_manager;
     QRedlock::DistributedLock m_lock;
-    ProcessTree m_tree;
+    SupervisedCommand m_command;
     QTimer m_renewDeadline;   // fires when the lease is down to its last third, unrenewed
-    QElapsedTimer m_commandClock; // since the command started
-    QTimer m_killTimer;       // SIGKILL after --kill-after, then again while anything is left
     SignalWatcher *m_signals = nullptr;
     Phase m_phase = Phase::Acquiring;
     bool m_lockGone = false;  // lost, expired, or not renewed in time while the command ran
-    bool m_killSent = false;  // SIGKILL went out already
     int m_exitCode = 0;
 };
 

@@ -193,7 +193,9 @@ void tst_CliArgs::usageErrors_data()
     row("run --resource r --cron @daily -- true", "--cron is only valid with 'schedule'");
     row("run --resource r --lock-at-most-for 1h -- true", "--lock-at-most-for is only valid with 'schedule'");
     row("status --resource r -w 3", "--timeout is only valid with 'run'");
-    row("status --resource r --ttl 5s", "--ttl is only valid with 'run' or 'schedule'");
+    row("status --resource r --ttl 5s", "--ttl is only valid with 'run'");
+    row("schedule --resource r --cron @daily --ttl 5s -- true", "--ttl is only valid with 'run'");
+    row("run --resource r --kill-after 1s --misfire skip -- true", "--misfire is only valid with 'schedule'");
     row("status --resource r --token t", "--token is only valid with 'release'");
     row("release --resource r --token t --json", "--json is only valid with 'status'");
     row("run --job r -- true", "--job is only valid with 'status'");
