@@ -9,6 +9,7 @@
 #include <QtCore/QStringList>
 #include <QtCore/QVariantList>
 
+#include <chrono>
 #include <memory>
 
 namespace QRedlock {
@@ -100,6 +101,10 @@ public:
     void setFencing(bool on);
     int acquireTimeout() const;    // ms; -1 (default): bounded by the manager's retryCount only
     void setAcquireTimeout(int ms);
+    // std::chrono forms of setTtl() and setAcquireTimeout(), as QTimer has. A value that
+    // does not fit in an int of milliseconds is refused with a warning (the setting stays).
+    void setTtl(std::chrono::milliseconds ttl);
+    void setAcquireTimeout(std::chrono::milliseconds timeout);
 
     // Declarative use: true acquires (in the next event-loop turn, once all properties are
     // set), false releases.

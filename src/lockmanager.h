@@ -7,6 +7,7 @@
 #include <QtCore/QStringList>
 #include <QtCore/QVariantList>
 
+#include <chrono>
 #include <memory>
 
 namespace QRedlock {
@@ -67,6 +68,11 @@ public:
     bool setRetryDelay(int ms);
     int retryJitter() const;
     bool setRetryJitter(int ms);
+    // std::chrono forms of the three setters above, as QTimer has. A value that does not fit
+    // in an int of milliseconds is refused: false, errorString() says why, and a warning.
+    bool setServerTimeout(std::chrono::milliseconds timeout);
+    bool setRetryDelay(std::chrono::milliseconds delay);
+    bool setRetryJitter(std::chrono::milliseconds jitter);
 
     // Prepended to every resource name to form the Redis key. Default empty.
     QString keyPrefix() const;
