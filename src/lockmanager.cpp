@@ -753,7 +753,7 @@ LockManager *LockManager::defaultManager()
 // ---- std::chrono setters -----------------------------------------------------------------
 
 namespace {
-// The milliseconds as an int, or nothing (with the error set and a warning) when they do not fit.
+// The milliseconds as an int, or nothing (with the error set, which also warns) when they do not fit.
 std::optional<int> managerMsFromChrono(LockManagerPrivate *d, std::chrono::milliseconds value, const char *setter)
 {
     if (value.count() >= INT_MIN && value.count() <= INT_MAX)
@@ -761,8 +761,7 @@ std::optional<int> managerMsFromChrono(LockManagerPrivate *d, std::chrono::milli
     const QString message = QStringLiteral("%1(%2 ms) refused: out of the int range of milliseconds")
                                     .arg(QString::fromLatin1(setter))
                                     .arg(qint64(value.count()));
-    qCWarning(lcManager).noquote() << message;
-    d->setError(message);
+    d->setError(message); // also the warning
     return std::nullopt;
 }
 } // namespace
