@@ -25,9 +25,12 @@ class ScopedLockPrivate;
 
     \code
     // in a worker thread; manager lives in a thread with a running event loop
+    using namespace std::chrono_literals;
     QRedlock::ScopedLock lock(manager, QStringLiteral("reports"), 30s, 5s);
-    if (!lock.isLocked())
-        return qWarning() << lock.errorString();
+    if (!lock.isLocked()) {
+        qWarning().noquote() << lock.errorString();
+        return;
+    }
     writeReport();   // check lock.isLocked() before each protected write
     \endcode
 
@@ -38,9 +41,11 @@ class ScopedLockPrivate;
     ScopedLock refuses at once: isLocked() is false and errorString() says why. The manager
     must outlive every ScopedLock made with it.
 
-    A wait never lasts much longer than timeout: at most about a second more (the last
-    attempt's answers, or a busy manager thread). A wait that runs out cancels the
-    acquisition on the manager's thread, which removes the keys of that attempt.
+    A wait never lasts much longer than timeout: at most the manager's serverTimeout plus
+    half a second more (the answers to the last attempt), or one second more while the
+    manager's thread has not picked the request up at all (a busy or stuck thread). A wait
+    that runs out cancels the acquisition on the manager's thread, which removes the keys of
+    that attempt. unlock() waits likewise for the release round, never longer.
 
     isLocked(), errorString(), fencingToken() and token() may be called from any thread.
     isLocked() follows the validity deadline when read: it turns false once the lease ran
@@ -57,8 +62,9 @@ public:
     enum class Option { NoOption = 0x0, Fencing = 0x1 };
     Q_DECLARE_FLAGS(Options, Option)
 
-    // Blocks until the lock on resource is held or timeout (>= 0) has passed. ttl is the
-    // lease, at least manager->minimumTtl(); it is renewed while held. A null manager, an
+    // Blocks until the lock on resource is held or timeout (>= 0; 0: one attempt; above
+    // INT_MAX ms: INT_MAX) has passed. ttl is the lease, at least manager->minimumTtl();
+    // it is renewed while held. A null manager, an
     // empty resource, a too short ttl, a negative timeout and a call on the manager's own
     // thread are refused at once (isLocked() false, errorString() names the problem).
     ScopedLock(LockManager *manager, const QString &resource, std::chrono::milliseconds ttl,
@@ -79,7 +85,7 @@ public:
     // True while the lock is held and its validity has not run out. Thread-safe.
     bool isLocked() const;
     // Why the lock is not held: the refusal, the failed acquisition, or how it was lost or
-    // expired. Empty while held and after a plain unlock(). Thread-safe.
+    // expired. Empty while held, and after unlock() of a held lock. Thread-safe.
     QString errorString() const;
     // The fencing token (with Option::Fencing, once acquired), else -1. Thread-safe.
     qint64 fencingToken() const;
