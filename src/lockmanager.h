@@ -68,10 +68,12 @@ public:
     bool setRetryDelay(int ms);
     int retryJitter() const;
     bool setRetryJitter(int ms);
-    // std::chrono forms of the three setters above, as QTimer has. A value that does not fit
-    // in an int of milliseconds is refused: false, errorString() says why, and a warning.
+    //! setServerTimeout() with a std::chrono duration, as QTimer has. A value beyond the int
+    //! range of milliseconds is refused: false, errorString() says why, and a warning.
     bool setServerTimeout(std::chrono::milliseconds timeout);
+    //! setRetryDelay() with a std::chrono duration; beyond the int range: refused, as above.
     bool setRetryDelay(std::chrono::milliseconds delay);
+    //! setRetryJitter() with a std::chrono duration; beyond the int range: refused, as above.
     bool setRetryJitter(std::chrono::milliseconds jitter);
 
     // Prepended to every resource name to form the Redis key. Default empty.

@@ -58,42 +58,46 @@ class ScopedLockPrivate;
 class QREDLOCK_EXPORT ScopedLock
 {
 public:
-    // Fencing: also obtain a fencing token (see DistributedLock::fencing).
-    enum class Option { NoOption = 0x0, Fencing = 0x1 };
+    //! What the constructor with Options may add to the lock.
+    enum class Option {
+        NoOption = 0x0, //!< a plain lock
+        Fencing = 0x1   //!< also obtain a fencing token (see DistributedLock::fencing)
+    };
+    //! A combination of Option values.
     Q_DECLARE_FLAGS(Options, Option)
 
-    // Blocks until the lock on resource is held or timeout (>= 0; 0: one attempt; above
-    // INT_MAX ms: INT_MAX) has passed. ttl is the lease, at least manager->minimumTtl();
-    // it is renewed while held. A null manager, an
-    // empty resource, a too short ttl, a negative timeout and a call on the manager's own
-    // thread are refused at once (isLocked() false, errorString() names the problem).
+    //! Blocks until the lock on resource is held or timeout (>= 0; 0: one attempt; above
+    //! INT_MAX ms: INT_MAX) has passed. ttl is the lease, at least manager->minimumTtl();
+    //! it is renewed while held. A null manager, an empty resource, a too short ttl, a
+    //! negative timeout and a call on the manager's own thread are refused at once
+    //! (isLocked() false, errorString() names the problem).
     ScopedLock(LockManager *manager, const QString &resource, std::chrono::milliseconds ttl,
                std::chrono::milliseconds timeout);
-    // The same with options (e.g. Option::Fencing).
+    //! The same with options (e.g. Option::Fencing).
     ScopedLock(LockManager *manager, const QString &resource, std::chrono::milliseconds ttl,
                std::chrono::milliseconds timeout, Options options);
-    // Releases the lock if held (see unlock()).
+    //! Releases the lock if held (see unlock()).
     ~ScopedLock();
 
     ScopedLock(const ScopedLock &) = delete;
     ScopedLock &operator=(const ScopedLock &) = delete;
-    // Takes over other's lock; other holds nothing afterwards.
+    //! Takes over other's lock; other holds nothing afterwards.
     ScopedLock(ScopedLock &&other) noexcept;
-    // Releases this lock's own lock first, then takes over other's.
+    //! Releases this lock's own lock first, then takes over other's.
     ScopedLock &operator=(ScopedLock &&other) noexcept;
 
-    // True while the lock is held and its validity has not run out. Thread-safe.
+    //! True while the lock is held and its validity has not run out. Thread-safe.
     bool isLocked() const;
-    // Why the lock is not held: the refusal, the failed acquisition, or how it was lost or
-    // expired. Empty while held, and after unlock() of a held lock. Thread-safe.
+    //! Why the lock is not held: the refusal, the failed acquisition, or how it was lost or
+    //! expired. Empty while held, and after unlock() of a held lock. Thread-safe.
     QString errorString() const;
-    // The fencing token (with Option::Fencing, once acquired), else -1. Thread-safe.
+    //! The fencing token (with Option::Fencing, once acquired), else -1. Thread-safe.
     qint64 fencingToken() const;
-    // The random value stored in Redis (hex), empty if the lock was never acquired. Thread-safe.
+    //! The random value stored in Redis (hex), empty if the lock was never acquired. Thread-safe.
     QByteArray token() const;
 
-    // Releases the lock and waits (briefly, boundedly) until the servers answered, so that
-    // another holder can take it right after. Idempotent; nothing happens when not held.
+    //! Releases the lock and waits (briefly, boundedly) until the servers answered, so that
+    //! another holder can take it right after. Idempotent; nothing happens when not held.
     void unlock();
 
 private:
