@@ -175,9 +175,12 @@ void tst_ScopedLock::stuckManagerThread()
     // The manager's thread (this one) runs no event loop for a while: the worker gives up
     // after timeout + a bounded grace, and nothing is left behind once the thread runs again.
     auto m = makeManager(m_cluster.urls());
-    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(m->serverStatus().cbegin(), m->serverStatus().cend(),
-                                         [](const QVariant &s) { return s.toMap().value(QStringLiteral("connected")).toBool(); }),
-                             5000); // connected first: the pause below is not a connect timeout
+    const auto allConnected = [&m] {
+        const QVariantList status = m->serverStatus();
+        return std::all_of(status.cbegin(), status.cend(),
+                           [](const QVariant &s) { return s.toMap().value(QStringLiteral("connected")).toBool(); });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(allConnected(), 5000); // first: the pause below is no connect timeout
     std::atomic<bool> done { false };
     qint64 elapsed = -1;
     bool locked = true;
