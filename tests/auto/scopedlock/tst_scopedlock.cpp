@@ -109,6 +109,7 @@ private Q_SLOTS:
     void autoExtension();
     void lossFlipsIsLocked();
     void move();
+    void fencing();
 
 private:
     int keysOnServers(const QByteArray &key);
@@ -396,6 +397,27 @@ void tst_ScopedLock::move()
     QVERIFY(bReassigned);
     QCOMPARE(keysOfFirst, 0);
     QCOMPARE(keysOnServers("second"), 0);
+}
+
+void tst_ScopedLock::fencing()
+{
+    auto m = makeManager(m_cluster.urls());
+    qint64 first = -1, second = -1;
+    bool locked = false;
+    Worker w([&] {
+        {
+            ScopedLock lock(m.get(), QStringLiteral("fenced"), 5s, 2s, ScopedLock::Option::Fencing);
+            locked = lock.isLocked();
+            first = lock.fencingToken();
+        }
+        ScopedLock again(m.get(), QStringLiteral("fenced"), 5s, 2s, ScopedLock::Option::Fencing);
+        second = again.fencingToken();
+    });
+    QVERIFY(w.finish());
+    QVERIFY(locked);
+    QVERIFY2(first >= 1, qPrintable(QString::number(first)));
+    QVERIFY2(second > first, qPrintable(QString::number(second)));
+    QCOMPARE(keysOnServers("fenced"), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_ScopedLock)
