@@ -14,6 +14,7 @@
 
 #include <climits>
 #include <cmath>
+#include <optional>
 
 namespace QRedlock {
 
@@ -759,6 +760,40 @@ LockManager *LockManager::defaultManager()
             qCWarning(lcManager).noquote() << "QREDLOCK_SERVERS:" << instance->errorString();
     }
     return instance;
+}
+
+// ---- std::chrono setters -----------------------------------------------------------------
+
+namespace {
+// The milliseconds as an int, or nothing (with the error set, which also warns) when they do not fit.
+std::optional<int> managerMsFromChrono(LockManagerPrivate *d, std::chrono::milliseconds value, const char *setter)
+{
+    if (value.count() >= INT_MIN && value.count() <= INT_MAX)
+        return int(value.count());
+    const QString message = QStringLiteral("%1(%2 ms) refused: out of the int range of milliseconds")
+                                    .arg(QString::fromLatin1(setter))
+                                    .arg(qint64(value.count()));
+    d->setError(message); // also the warning
+    return std::nullopt;
+}
+} // namespace
+
+bool LockManager::setServerTimeout(std::chrono::milliseconds timeout)
+{
+    const std::optional<int> ms = managerMsFromChrono(d.get(), timeout, "LockManager::setServerTimeout");
+    return ms && setServerTimeout(*ms);
+}
+
+bool LockManager::setRetryDelay(std::chrono::milliseconds delay)
+{
+    const std::optional<int> ms = managerMsFromChrono(d.get(), delay, "LockManager::setRetryDelay");
+    return ms && setRetryDelay(*ms);
+}
+
+bool LockManager::setRetryJitter(std::chrono::milliseconds jitter)
+{
+    const std::optional<int> ms = managerMsFromChrono(d.get(), jitter, "LockManager::setRetryJitter");
+    return ms && setRetryJitter(*ms);
 }
 
 } // namespace QRedlock
