@@ -127,6 +127,10 @@ private:
     ActiveLatch m_active;
 };
 
+// The job's durations are qint64 ms in C++; QML 6.4 cannot assign a literal to a qint64
+// property ("unsupported type qlonglong"), so QML sees them as numbers (double: exact up to
+// 2^53 ms). A value that is not a whole number of ms is rounded; NaN is refused like a
+// negative value.
 class QmlSingletonJob : public QRedlock::SingletonJob,
                         public QQmlParserStatus
 {
@@ -134,6 +138,11 @@ class QmlSingletonJob : public QRedlock::SingletonJob,
     Q_INTERFACES(QQmlParserStatus)
     QML_NAMED_ELEMENT(SingletonJob)
     Q_PROPERTY(bool active READ qmlActive WRITE setQmlActive NOTIFY activeChanged)
+    Q_PROPERTY(double interval READ qmlInterval WRITE setQmlInterval NOTIFY intervalChanged)
+    Q_PROPERTY(double oncePerPeriod READ qmlOncePerPeriod WRITE setQmlOncePerPeriod NOTIFY oncePerPeriodChanged)
+    Q_PROPERTY(double lockAtMostFor READ qmlLockAtMostFor WRITE setQmlLockAtMostFor NOTIFY lockAtMostForChanged)
+    Q_PROPERTY(double lockAtLeastFor READ qmlLockAtLeastFor WRITE setQmlLockAtLeastFor NOTIFY lockAtLeastForChanged)
+    Q_PROPERTY(double misfireGrace READ qmlMisfireGrace WRITE setQmlMisfireGrace NOTIFY misfireGraceChanged)
 
 public:
     explicit QmlSingletonJob(QObject *parent = nullptr);
@@ -141,10 +150,22 @@ public:
     bool qmlActive() const { return m_active.read(this); }
     void setQmlActive(bool on) { m_active.write(this, on); }
 
+    double qmlInterval() const { return double(interval()); }
+    void setQmlInterval(double ms) { setInterval(toMs(ms)); }
+    double qmlOncePerPeriod() const { return double(oncePerPeriod()); }
+    void setQmlOncePerPeriod(double ms) { setOncePerPeriod(toMs(ms)); }
+    double qmlLockAtMostFor() const { return double(lockAtMostFor()); }
+    void setQmlLockAtMostFor(double ms) { setLockAtMostFor(toMs(ms)); }
+    double qmlLockAtLeastFor() const { return double(lockAtLeastFor()); }
+    void setQmlLockAtLeastFor(double ms) { setLockAtLeastFor(toMs(ms)); }
+    double qmlMisfireGrace() const { return double(misfireGrace()); }
+    void setQmlMisfireGrace(double ms) { setMisfireGrace(toMs(ms)); }
+
     void classBegin() override { m_active.begin(); }
     void componentComplete() override { m_active.complete(this); }
 
 private:
+    static qint64 toMs(double ms);
     ActiveLatch m_active;
 };
 

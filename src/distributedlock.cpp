@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 
 namespace QRedlock {
 
@@ -847,6 +848,34 @@ void DistributedLock::release()
         }
     };
     d->trackRound(round);
+}
+
+// ---- std::chrono setters -----------------------------------------------------------------
+
+namespace {
+// The milliseconds as an int, or nothing (with a warning) when they do not fit.
+std::optional<int> lockMsFromChrono(std::chrono::milliseconds value, const char *setter)
+{
+    if (value.count() >= INT_MIN && value.count() <= INT_MAX)
+        return int(value.count());
+    qCWarning(lcLock).noquote() << QStringLiteral("%1(%2 ms) refused: out of the int range of milliseconds; "
+                                                  "the setting is unchanged")
+                                           .arg(QString::fromLatin1(setter))
+                                           .arg(qint64(value.count()));
+    return std::nullopt;
+}
+} // namespace
+
+void DistributedLock::setTtl(std::chrono::milliseconds ttl)
+{
+    if (const std::optional<int> ms = lockMsFromChrono(ttl, "DistributedLock::setTtl"))
+        setTtl(*ms);
+}
+
+void DistributedLock::setAcquireTimeout(std::chrono::milliseconds timeout)
+{
+    if (const std::optional<int> ms = lockMsFromChrono(timeout, "DistributedLock::setAcquireTimeout"))
+        setAcquireTimeout(*ms);
 }
 
 } // namespace QRedlock

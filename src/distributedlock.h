@@ -9,6 +9,7 @@
 #include <QtCore/QStringList>
 #include <QtCore/QVariantList>
 
+#include <chrono>
 #include <memory>
 
 namespace QRedlock {
@@ -100,6 +101,12 @@ public:
     void setFencing(bool on);
     int acquireTimeout() const;    // ms; -1 (default): bounded by the manager's retryCount only
     void setAcquireTimeout(int ms);
+    //! setTtl() with a std::chrono duration, as QTimer has. A value beyond the int range of
+    //! milliseconds is refused with a warning (the TTL stays). Not a slot.
+    void setTtl(std::chrono::milliseconds ttl);
+    //! setAcquireTimeout() with a std::chrono duration; beyond the int range of milliseconds
+    //! it is refused with a warning (the timeout stays). Not a slot.
+    void setAcquireTimeout(std::chrono::milliseconds timeout);
 
     // Declarative use: true acquires (in the next event-loop turn, once all properties are
     // set), false releases.

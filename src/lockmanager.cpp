@@ -1,5 +1,6 @@
 #include "lockmanager.h"
 
+#include "jobrecord_p.h"
 #include "lockinspection_p.h"
 #include "lockmanager_p.h"
 #include "lockscripts_p.h"
@@ -14,6 +15,7 @@
 
 #include <climits>
 #include <cmath>
+#include <optional>
 
 namespace QRedlock {
 
@@ -212,7 +214,7 @@ void LockManagerPrivate::rebuildConnections()
         c->setOptions(connectionOptions());
         for (const RedisScript *s : { &acquireMultiScript, &acquireFencedScript, &raiseFenceScript,
                                       &extendScript, &releaseScript, &inspectScript, &forceReleaseScript,
-                                      &acquireQueuedScript, &checkScript })
+                                      &acquireQueuedScript, &checkScript, &writeRecordScript() })
             c->addStartupScript(*s);
         QObject::connect(c, &RedisConnection::stateChanged, q, &LockManager::serverStatusChanged);
         QObject::connect(c, &RedisConnection::ready, q, [this] { checkServerIdentities(); });
@@ -291,6 +293,16 @@ QList<QByteArray> LockManagerPrivate::keysFor(const QStringList &resources) cons
     for (const QString &r : resources)
         keys.append((keyPrefix + r).toUtf8());
     return keys;
+}
+
+QString LockManagerPrivate::occurrenceResource(const QString &resource, qint64 occurrenceMs)
+{
+    return resource + QStringLiteral(":at:") + QString::number(occurrenceMs);
+}
+
+QByteArray LockManagerPrivate::recordKeyFor(const QString &resource) const
+{
+    return (keyPrefix + resource + QStringLiteral(":record")).toUtf8();
 }
 
 void LockManagerPrivate::run(const std::shared_ptr<QuorumRound> &round, const QList<QByteArray> &argv)
@@ -732,6 +744,40 @@ LockManager *LockManager::defaultManager()
             qCWarning(lcManager).noquote() << "QREDLOCK_SERVERS:" << instance->errorString();
     }
     return instance;
+}
+
+// ---- std::chrono setters -----------------------------------------------------------------
+
+namespace {
+// The milliseconds as an int, or nothing (with the error set, which also warns) when they do not fit.
+std::optional<int> managerMsFromChrono(LockManagerPrivate *d, std::chrono::milliseconds value, const char *setter)
+{
+    if (value.count() >= INT_MIN && value.count() <= INT_MAX)
+        return int(value.count());
+    const QString message = QStringLiteral("%1(%2 ms) refused: out of the int range of milliseconds")
+                                    .arg(QString::fromLatin1(setter))
+                                    .arg(qint64(value.count()));
+    d->setError(message); // also the warning
+    return std::nullopt;
+}
+} // namespace
+
+bool LockManager::setServerTimeout(std::chrono::milliseconds timeout)
+{
+    const std::optional<int> ms = managerMsFromChrono(d.get(), timeout, "LockManager::setServerTimeout");
+    return ms && setServerTimeout(*ms);
+}
+
+bool LockManager::setRetryDelay(std::chrono::milliseconds delay)
+{
+    const std::optional<int> ms = managerMsFromChrono(d.get(), delay, "LockManager::setRetryDelay");
+    return ms && setRetryDelay(*ms);
+}
+
+bool LockManager::setRetryJitter(std::chrono::milliseconds jitter)
+{
+    const std::optional<int> ms = managerMsFromChrono(d.get(), jitter, "LockManager::setRetryJitter");
+    return ms && setRetryJitter(*ms);
 }
 
 } // namespace QRedlock

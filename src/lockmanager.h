@@ -7,6 +7,7 @@
 #include <QtCore/QStringList>
 #include <QtCore/QVariantList>
 
+#include <chrono>
 #include <memory>
 
 namespace QRedlock {
@@ -68,6 +69,13 @@ public:
     bool setRetryDelay(int ms);
     int retryJitter() const;
     bool setRetryJitter(int ms);
+    //! setServerTimeout() with a std::chrono duration, as QTimer has. A value beyond the int
+    //! range of milliseconds is refused: false, errorString() says why, and a warning.
+    bool setServerTimeout(std::chrono::milliseconds timeout);
+    //! setRetryDelay() with a std::chrono duration; beyond the int range: refused, as above.
+    bool setRetryDelay(std::chrono::milliseconds delay);
+    //! setRetryJitter() with a std::chrono duration; beyond the int range: refused, as above.
+    bool setRetryJitter(std::chrono::milliseconds jitter);
 
     // Prepended to every resource name to form the Redis key. Default empty.
     QString keyPrefix() const;

@@ -13,6 +13,7 @@
 
 namespace QRedlock {
 
+class JobRecord;
 class LockInspection;
 
 class LockManagerPrivate
@@ -55,6 +56,8 @@ public:
     int waitRetryDelay(qint64 holderPttlMs) const;
     void checkServerIdentities();
     qint64 driftMarginNs(int ttlMs) const;
+    // ---- the key schema: every rule once, here (lockmanager.cpp) ----
+    // Lock keys: prefix + resource; fencing counters: the lock key + ":fencing".
     QList<QByteArray> keysFor(const QStringList &resources) const;
     // The key schema's handoff queue of each key: key + ":waiters" (the order) and
     // key + ":waiters:expiry" (when each entry dies): keys, then all queues, then all expiries.
@@ -65,6 +68,11 @@ public:
     static constexpr const char ReleaseChannelSuffix[] = ":released";
     static QByteArray releaseChannel(const QByteArray &key);
     static QList<QByteArray> channelsFor(const QList<QByteArray> &keys);
+    // A scheduled job's occurrence is locked as the resource <resource>:at:<ms> (ms since the
+    // epoch, UTC, of the occurrence's instant), so that every instance derives the same key.
+    static QString occurrenceResource(const QString &resource, qint64 occurrenceMs);
+    // A job's record: prefix + resource + ":record", a hash (see jobrecord.cpp).
+    QByteArray recordKeyFor(const QString &resource) const;
 
     // Round kinds. Keys are full Redis keys (prefix applied).
     std::shared_ptr<QuorumRound> acquire(const QList<QByteArray> &keys, const QByteArray &token, int ttlMs,
@@ -82,6 +90,15 @@ public:
                                                bool fencing, const QByteArray &waiterId, qint64 arrivalMs);
     // Granted where every key still holds token.
     std::shared_ptr<QuorumRound> check(const QList<QByteArray> &keys, const QByteArray &token);
+
+    // The job record (jobrecord.cpp). The write needs a quorum of servers on which the lock
+    // key of lockResource still holds token and no later occurrence is on record; the read
+    // takes the newest record of a quorum. The callbacks run once, through the event loop.
+    using RecordWritten = std::function<void(bool ok, const QString &error)>;
+    using RecordRead = std::function<void(bool ok, const JobRecord &record, const QString &error)>;
+    void writeRecord(const QString &lockResource, const QByteArray &token, const QString &resource,
+                     const JobRecord &record, qint64 ttlMs, RecordWritten done);
+    void readRecord(const QString &resource, RecordRead done);
 
     // Inspection: reads the key and its fencing counter on every server, then finishes the
     // job; with forcedRelease, deletes the key first (empty token: whatever holds it).

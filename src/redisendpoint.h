@@ -14,18 +14,16 @@ class RedisEndpointData;
 /*!
     A value type describing one Redis server, parsed from a URL:
 
-    \list
-    \li \c{redis://[user[:password]@]host[:port][/db]} — plain TCP (default port 6379)
-    \li \c{rediss://[user[:password]@]host[:port][/db][?ca=FILE&cert=FILE&key=FILE&verify=0|1&sni=NAME]}
-        — TLS; the peer is verified by default (against \c ca, or the system store)
-    \li \c{unix:///path/to/redis.sock[?db=N&password=P&user=U]} — a Unix domain socket
-    \endlist
+    - `redis://[user[:password]@]host[:port][/db]` — plain TCP (default port 6379)
+    - `rediss://[user[:password]@]host[:port][/db][?ca=FILE&cert=FILE&key=FILE&verify=0|1&sni=NAME]`
+      — TLS; the peer is verified by default (against `ca`, or the system store)
+    - `unix:///path/to/redis.sock[?db=N&password=P&user=U]` — a Unix domain socket
 
-    A URL with only a password uses an empty user: \c{redis://:secret@host}. IPv6 hosts are
-    written in brackets: \c{redis://[::1]:6380}. Percent-encoding is decoded in the user and
+    A URL with only a password uses an empty user: `redis://:secret@host`. IPv6 hosts are
+    written in brackets: `redis://[::1]:6380`. Percent-encoding is decoded in the user and
     password. An invalid endpoint says why in errorString(), naming the offending part.
 
-    toString() never shows the password (it prints \c{***} in its place); nor does any log.
+    toString() never shows the password (it prints `***` in its place); nor does any log.
 */
 class QREDLOCK_EXPORT RedisEndpoint
 {

@@ -1,14 +1,18 @@
 #pragma once
 
+#include "jobrecord_p.h"
+#include "occurrence_p.h"
 #include "singletonjob.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QList>
 #include <QtCore/QMutex>
 #include <QtCore/QPointer>
+#include <QtCore/QTimeZone>
 #include <QtCore/QTimer>
 
 #include <atomic>
+#include <climits>
 
 namespace QRedlock {
 
@@ -23,6 +27,9 @@ public:
     std::atomic<bool> done { false };  // finish() or fail() was called once
     QDeadlineTimer deadline;           // set before the context is handed out, then constant
     quint64 run = 0;                   // constant too
+    QDateTime occurrence;              // constant too
+    qint64 fencingToken = -1;          // constant too
+    QByteArray token;                  // constant too
 
     QMutex mutex;
     SingletonJob *job = nullptr;       // guarded by mutex; null once the run is over
@@ -31,7 +38,8 @@ public:
 class SingletonJobPrivate
 {
 public:
-    enum class Phase { Idle, Acquiring, Running };
+    // Acquiring: the lock; Checking: holds it, reads the record, then writes `running`.
+    enum class Phase { Idle, Acquiring, Checking, Running };
 
     // A finished run's lock, left to expire on the servers (see hold()).
     struct HeldLock
@@ -43,16 +51,35 @@ public:
     explicit SingletonJobPrivate(SingletonJob *q);
     static SingletonJobPrivate *get(SingletonJob *job) { return job->d.get(); }
 
-    QString validate() const;
-    QString keyForNow(qint64 *periodEndMs) const;
+    enum class Cause { Timer, Activation, Retry, Trigger, ServersBack };
+
+    QTimeZone zone() const;
+    QString zoneId() const;
+    QString settingsProblem() const; // schedule, zone, exclusive modes
+    QString validate() const;        // all that an attempt needs
+    OccurrencePlan plan() const;     // None while the settings are invalid
+    void refuse(const QString &message); // errorString + errorOccurred()
+    bool assignDuration(qint64 &field, qint64 ms, qint64 minimum, qint64 maximum, const char *name);
+    void checkSettings();            // after a schedule / zone / period change
+    void setErrorString(const QString &message);
+    void setPhase(Phase p);
+
     void startScheduling();
     void stopScheduling();
-    void schedulePeriodStart();
-    void attempt();
-    void onAcquired();
+    void scheduleNextOccurrence();
+    void onOccurrenceTimer();
+    void onServersChanged();
+    void attempt(Cause cause);
     void onAcquireFailed();
     void judgeFailedAttempt();
-    void skip(const QString &why);
+    void skip(const QString &why, bool serversFailed);
+    void onAcquired();
+    void onRecordChecked(quint64 thisAttempt, bool ok, const JobRecord &rec, const QString &error);
+    JobRecord newRecord(const QString &outcome) const;
+    void writeRecord(const JobRecord &rec, bool gate);
+    void onRecordWritten(quint64 thisAttempt, bool ok, const JobRecord &rec, const QString &error);
+    void adoptRecord(const JobRecord &rec);
+    void recordOutcome(const QString &outcome, const QString &reason, qint64 elapsed);
     void beginRun();
     void complete(quint64 run, bool ok, const QString &reason);
     void cancel(const QString &reason);
@@ -63,18 +90,23 @@ public:
     void dropLock();
     void endContext(bool cancelled);
     bool holdsKey(const QString &key);
-    bool assignDuration(int &field, int ms, int minimum, const char *name);
-    void setErrorString(const QString &message);
-    void setPhase(Phase p);
     void shutdown();
 
     SingletonJob *q;
     QPointer<LockManager> manager;
     QString resource;
-    int interval = 0;
-    int oncePerPeriod = 0;
-    int lockAtMostFor = 30000;
-    int lockAtLeastFor = 0;
+    qint64 interval = 0;
+    qint64 oncePerPeriod = 0;
+    qint64 lockAtMostFor = 30000;
+    qint64 lockAtLeastFor = 0;
+    QString schedule;
+    QString timeZone;       // empty: the system's
+    SingletonJob::MisfirePolicy misfirePolicy = SingletonJob::MisfirePolicy::RunOnce;
+    qint64 misfireGrace = 3600000;
+    bool retryFailedRuns = false;
+    bool fencing = false;
+    JobRecord record;       // lastRecord
+    int refreshes = 0;      // refreshRecord() reads in flight
     bool active = false;
     bool scheduling = false;  // the deferred activation has happened
     QDateTime lastRun;
@@ -84,9 +116,16 @@ public:
     Phase phase = Phase::Idle;
     DistributedLock *lock = nullptr;  // the current attempt's or run's lock (a child of q)
     QPointer<LockManager> lockManager;
-    qint64 lockPeriodEndMs = 0;       // period mode: wall-clock end of the lock's period
-    qint64 nextPeriodStartMs = 0;     // period mode: what the period timer waits for
+    qint64 lockOccurrenceMs = -1;     // occurrence modes: the attempt's occurrence (-1: none)
+    qint64 lockNextOccurrenceMs = -1; // occurrence modes: the next occurrence after it (-1: none)
+    qint64 nextOccurrenceMs = -1;     // what the occurrence timer waits for (-1: none)
+    qint64 eligibleFromMs = LLONG_MIN; // occurrences before it are never attempted (Skip)
+    bool missed = false;              // the last attempt found no quorum: catch up when servers answer
+    qint64 runStartedMs = 0;          // wall clock at the start of the run
     int splitRetries = 0;
+    quint64 attemptId = 0;            // bumped by every attempt; stale record replies are dropped
+    JobRecord running;                // the current run's record (outcome "running")
+    QMetaObject::Connection serversConnection;
     QDeadlineTimer settleDeadline;
     quint64 runId = 0;
     QElapsedTimer runClock;
@@ -94,7 +133,8 @@ public:
     QList<HeldLock> held;
 
     QTimer intervalTimer;   // repeating attempts
-    QTimer periodTimer;     // the next period start
+    QTimer periodTimer;     // the next occurrence
+    QTimer serversTimer;    // coalesces serverStatusChanged() into one catch-up attempt
     QTimer retryTimer;      // another attempt after a split vote
     QTimer settleTimer;     // a failed attempt waits for its last servers' answers
     QTimer deadlineTimer;   // lockAtMostFor since the start of the run

@@ -93,6 +93,7 @@ private Q_SLOTS:
     void handlers_onExpiredAndErrorEnum();
     void singletonJob_runsFinishesSkips();
     void singletonJob_cancelledAndFailed();
+    void singletonJob_scheduleAndRecord();
 };
 
 void tst_Qml::initTestCase()
@@ -487,6 +488,67 @@ void tst_Qml::singletonJob_cancelledAndFailed()
     QTRY_COMPARE_WITH_TIMEOUT(root->property("failure").toString(), QStringLiteral("no input files"), 3000);
     QTRY_COMPARE_WITH_TIMEOUT(root->property("cancels").toInt(), 1, 3000);
     QCOMPARE(root->property("runningInCancel").toBool(), false);
+}
+
+// A cron schedule in a time zone from QML, the MisfirePolicy enum, the other scheduling
+// properties, lastRecord after a run, refreshRecord(), errorOccurred for a bad schedule.
+void tst_Qml::singletonJob_scheduleAndRecord()
+{
+    std::unique_ptr<QObject> root = create(R"(
+        import QtQml
+        import QRedlock
+        QtObject {
+            property int runs: 0
+            property string outcome
+            property string holder
+            property int refreshes: 0
+            property string problem
+            property bool skipPolicy: job.misfirePolicy === SingletonJob.Skip
+            property LockManager m: LockManager { servers: serverUrls; holderIdentity: "qml-instance" }
+            property SingletonJob job: SingletonJob {
+                manager: m
+                resource: "tst-qml:scheduled"
+                schedule: "*/2 * * * * *"
+                timeZone: "Europe/Berlin"
+                misfirePolicy: SingletonJob.RunOnce
+                misfireGrace: 60000
+                retryFailedRuns: true
+                fencing: true
+                lockAtMostFor: 3000
+                oncePerPeriod: 0
+                active: true
+                onRun: { runs++; finish() }
+                onLastRecordChanged: { outcome = lastRecord.outcome; holder = lastRecord.holder }
+                onRecordRefreshed: refreshes++
+            }
+            property SingletonJob broken: SingletonJob {
+                manager: m
+                resource: "tst-qml:broken"
+                schedule: "* * *"
+                active: true // the refused attempt says it again, once the handler is connected
+                onErrorOccurred: message => problem = message
+            }
+        }
+    )");
+    QVERIFY(root);
+    auto *job = qvariant_cast<SingletonJob *>(root->property("job"));
+    QVERIFY(job);
+    QCOMPARE(job->timeZone(), QStringLiteral("Europe/Berlin"));
+    QCOMPARE(job->misfirePolicy(), SingletonJob::MisfirePolicy::RunOnce);
+    QCOMPARE(job->misfireGrace(), qint64(60000));
+    QVERIFY(job->retryFailedRuns());
+    QVERIFY(job->fencing());
+    QCOMPARE(root->property("skipPolicy").toBool(), false);
+    QVERIFY(job->nextOccurrence().isValid());
+    QVERIFY(job->nextOccurrence() > QDateTime::currentDateTimeUtc());
+    QTRY_VERIFY_WITH_TIMEOUT(root->property("runs").toInt() >= 1, 4000);
+    QTRY_COMPARE_WITH_TIMEOUT(root->property("outcome").toString(), QStringLiteral("finished"), 3000);
+    QCOMPARE(root->property("holder").toString(), QStringLiteral("qml-instance"));
+    QVERIFY(job->lastRecord().value(QStringLiteral("fencingToken")).toLongLong() >= 1);
+    QMetaObject::invokeMethod(job, "refreshRecord");
+    QTRY_VERIFY_WITH_TIMEOUT(root->property("refreshes").toInt() >= 1, 3000);
+    QTRY_VERIFY2(root->property("problem").toString().contains(QLatin1String("schedule")),
+             qPrintable(root->property("problem").toString()));
 }
 
 QTEST_MAIN(tst_Qml)

@@ -1,6 +1,7 @@
 #include "checker.h"
 
 #include <QDir>
+#include <QHash>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -271,6 +272,41 @@ void checkLiveness(const RunMeta &meta, const QList<Holding> &hs, CheckResult *r
     }
 }
 
+// Scheduled jobs: every worker-N.log.runs line is one started run (occurrence ms, start ns,
+// worker); an occurrence started twice is a violation.
+bool checkOccurrences(const QDir &dir, const RunMeta &meta, CheckResult *r, QString *error)
+{
+    QHash<qint64, QStringList> starts;
+    for (int w = 0; w < meta.workers; ++w) {
+        QFile file(dir.filePath(QStringLiteral("worker-%1.log.runs").arg(w)));
+        if (!file.exists())
+            continue;
+        if (!file.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read %1").arg(file.fileName());
+            return false;
+        }
+        while (!file.atEnd()) {
+            const QList<QByteArray> f = file.readLine().trimmed().split('\t');
+            if (f.size() != 3) {
+                *error = QStringLiteral("%1: malformed line").arg(file.fileName());
+                return false;
+            }
+            starts[f.at(0).toLongLong()] << QStringLiteral("worker %1 at +%2 ms")
+                                                    .arg(QString::fromLatin1(f.at(2)))
+                                                    .arg(ms(f.at(1).toLongLong() - meta.startNs), 0, 'f', 0);
+        }
+    }
+    r->occurrences = int(starts.size());
+    for (auto it = starts.cbegin(); it != starts.cend(); ++it) {
+        if (it.value().size() > 1) {
+            ++r->occurrencesRunTwice;
+            note(r, QStringLiteral("occurrence %1 started %2 times: %3")
+                            .arg(it.key()).arg(it.value().size()).arg(it.value().join(QStringLiteral(", "))));
+        }
+    }
+    return true;
+}
+
 // One line of a worker's refusals file (see worker.cpp): an acquisition that failed for good,
 // or a server list the manager refused.
 struct Refusal
@@ -431,6 +467,7 @@ bool RunMeta::save(const QString &path) const
                                       { QStringLiteral("urls"), QJsonArray::fromStringList(a.urls) } });
     }
     o.insert(QStringLiteral("aliases"), aliasList);
+    o.insert(QStringLiteral("scheduledJob"), scheduledJob);
     o.insert(QStringLiteral("setupErrors"), QJsonArray::fromStringList(setupErrors));
     QFile file(path);
     return file.open(QIODevice::WriteOnly | QIODevice::Truncate)
@@ -489,6 +526,7 @@ bool RunMeta::load(const QString &path, QString *error)
             urls << u.toString();
         aliases.append({ a.value(QStringLiteral("worker")).toInt(), urls });
     }
+    scheduledJob = o.value(QStringLiteral("scheduledJob")).toBool();
     setupErrors.clear();
     const QJsonArray errors = o.value(QStringLiteral("setupErrors")).toArray();
     for (const QJsonValue &v : errors)
@@ -552,7 +590,12 @@ bool checkRun(const QString &dirPath, RunMeta *meta, CheckResult *r, QString *er
     }
     checkOverlaps(hs, r);
     checkSignals(pauses, hs, r);
-    checkLiveness(*meta, hs, r);
+    if (meta->scheduledJob) {
+        if (!checkOccurrences(dir, *meta, r, error))
+            return false;
+    } else {
+        checkLiveness(*meta, hs, r);
+    }
     checkLocksKept(*meta, hs, r);
     checkRefusals(*meta, hs, refusals, r);
     return true;

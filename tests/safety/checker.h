@@ -82,6 +82,10 @@ struct RunMeta
     // end by release, never lost/expired (scenario rolling-restart: quorum repair).
     bool locksSurviveFaults = false;
     QList<AliasWorker> aliases;
+    // The workers are instances of a scheduled job (scenario scheduled-job): each occurrence
+    // must be started at most once (worker-N.log.runs); the lock's liveness rule does not
+    // apply (the job wants its lock once per occurrence, not all the time).
+    bool scheduledJob = false;
     QStringList setupErrors;   // the run itself went wrong (a fault had no effect, a worker crashed...)
 
     // After a fault heals, the lock must be taken again within this time.
@@ -119,9 +123,15 @@ struct CheckResult
     int aliasHoldings = 0;
     // acquireFailed (or a refused server list) in a worker whose configuration is valid.
     int unexpectedRefusals = 0;
+    // Scheduled jobs: occurrences started, and those started more than once (violations).
+    int occurrences = 0;
+    int occurrencesRunTwice = 0;
     QStringList findings;      // human-readable details of every violation (capped)
 
-    bool safetyViolated() const { return overlaps > 0 || lostUpdates != 0 || lateWrites > 0; }
+    bool safetyViolated() const
+    {
+        return overlaps > 0 || lostUpdates != 0 || lateWrites > 0 || occurrencesRunTwice > 0;
+    }
     bool violated() const
     {
         return safetyViolated() || lateSignals > 0 || livenessFailures > 0 || lockLossFailures > 0

@@ -7,6 +7,9 @@
  * with speed 1.5 expires a "PX 3000" key after 2 s of real time: the clock drift
  * that Redlock's drift allowance is meant to absorb, made large on purpose.
  *
+ * QREDLOCK_CLOCK_OFFSET_MS (default 0) moves that clock by a fixed number of ms (negative:
+ * behind), for a process whose wall clock is simply off.
+ *
  * Why not Debian's libfaketime: it aborts redis-server 7.0 during start-up (a
  * recursive clock_gettime). This shim never calls back into the C library for the
  * real time: it asks the kernel directly (syscall), so there is nothing to recurse
@@ -22,6 +25,7 @@
 
 static double speed = 1.0;
 static int64_t originNs; /* real wall clock when the library was loaded */
+static int64_t offsetNs;
 
 static int realClock(clockid_t id, struct timespec *ts)
 {
@@ -47,6 +51,9 @@ __attribute__((constructor)) static void clockShimInit(void)
         if (value > 0.0 && value < 1000.0)
             speed = value;
     }
+    const char *offset = getenv("QREDLOCK_CLOCK_OFFSET_MS");
+    if (offset && *offset)
+        offsetNs = (int64_t)strtoll(offset, NULL, 10) * 1000000LL;
     struct timespec now;
     realClock(CLOCK_REALTIME, &now);
     originNs = toNs(&now);
@@ -55,7 +62,7 @@ __attribute__((constructor)) static void clockShimInit(void)
 /* The scaled wall clock in nanoseconds since the epoch. */
 static int64_t scaledNs(int64_t realNs)
 {
-    return originNs + (int64_t)((double)(realNs - originNs) * speed);
+    return originNs + offsetNs + (int64_t)((double)(realNs - originNs) * speed);
 }
 
 int clock_gettime(clockid_t id, struct timespec *ts)

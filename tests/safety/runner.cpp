@@ -131,6 +131,8 @@ QString summaryLine(const RunMeta &meta, const CheckResult &r)
     // Only where they apply, so that the lines of the other scenarios stay as they were.
     if (meta.locksSurviveFaults)
         line += QStringLiteral(" held-across %1 lost-across %2").arg(r.heldAcrossFaults).arg(r.lostAcrossFaults);
+    if (meta.scheduledJob)
+        line += QStringLiteral(" occurrences %1 run-twice %2").arg(r.occurrences).arg(r.occurrencesRunTwice);
     if (r.aliasWorkers)
         line += QStringLiteral(" alias-refused %1/%2 alias-held %3").arg(r.aliasRefused).arg(r.aliasWorkers).arg(r.aliasHoldings);
     if (r.unexpectedRefusals)

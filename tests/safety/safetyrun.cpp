@@ -460,6 +460,8 @@ bool Run::startWorkers(QString *error)
             args << QStringLiteral("--auto-extend");
         if (!notifications)
             args << QStringLiteral("--no-notifications");
+        if (scheduledJob)
+            args << QStringLiteral("--job");
         auto wp = std::make_unique<WorkerProcess>();
         wp->process = std::make_unique<QProcess>();
         wp->process->setProgram(m_tools.worker);
@@ -601,6 +603,7 @@ bool Run::execute(const QString &dir, QString *error)
     m_meta.retryJitter = retryJitter;
     m_meta.serverTimeout = serverTimeout;
     m_meta.locksSurviveFaults = locksSurviveFaults;
+    m_meta.scheduledJob = scheduledJob;
     if (ttl < minimumTtlMs(serverTimeout, driftPercent))
         m_meta.setupErrors << QStringLiteral("TTL %1 ms is below the library's minimum %2 ms for a server timeout of %3 ms")
                                       .arg(ttl).arg(minimumTtlMs(serverTimeout, driftPercent)).arg(serverTimeout);
@@ -975,6 +978,24 @@ QList<Scenario> makeScenarios()
         },
         aliasEpisode);
     list.last().beforeWorkers = aliasSetup;
+    add("scheduled-job", "3 instances of a SingletonJob on a 1 s cron schedule; servers paused, killed, partitioned: no occurrence runs twice",
+        [](Run &r) {
+            r.scheduledJob = true;
+            r.serverCount = 3;
+            r.workerCount = 3;
+            r.autoExtend = true; // (the job extends its lease itself; recorded for the table)
+        },
+        [](Run &r) {
+            switch (r.rng.bounded(4)) {
+            case 0: pauseServers(r, 1, r.serverCount - r.quorum()); break;
+            case 1: pauseServers(r, r.quorum(), r.serverCount); break; // no quorum: catch-up after
+            case 2:
+                killAndRestart(r, r.pickServers(r.between(1, r.quorum())), int(r.ttl * r.between(1.2, 1.6)) + 200,
+                               QStringLiteral("kill-delayed"));
+                break;
+            default: blackholeFor(r, r.pickServers(r.between(1, r.serverCount - r.quorum())), -1); break;
+            }
+        });
     // Without notifications: with them the old holder re-checks on reconnect and usually
     // stops before anyone else gets in, so the control would only be caught by chance.
     add("neg-kill-majority", "NEGATIVE: SIGKILL a majority without persistence while held, restart at once (polling)",

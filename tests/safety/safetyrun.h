@@ -90,6 +90,7 @@ public:
     QList<int> fastServers;
     bool clockJumpWorkers = false; // run the workers under libfaketime
     bool locksSurviveFaults = false; // judge: no holding held across a fault may end lost/expired
+    bool scheduledJob = false;       // the workers run a scheduled SingletonJob (--job)
     QList<int> roles;                // scenario-specific server indexes (alias: aliased ones, then the third)
 
     int quorum() const { return serverCount / 2 + 1; }

@@ -131,6 +131,8 @@ private Q_SLOTS:
     void scenarioRules_data();
     void scenarioRules();
     void minimumTtl();
+    void scheduledJob_occurrenceRunTwice_data();
+    void scheduledJob_occurrenceRunTwice();
 };
 
 void tst_SafetyChecker::check_data()
@@ -367,6 +369,47 @@ void tst_SafetyChecker::minimumTtl()
         QVERIFY(minimumTtlMs(t) <= ttl);
         QVERIFY(minimumTtlMs(t + 1) > ttl);
     }
+}
+
+// Scheduled jobs: an occurrence started by two workers is a safety violation; runs of
+// different occurrences, and long gaps between runs, are not.
+void tst_SafetyChecker::scheduledJob_occurrenceRunTwice_data()
+{
+    QTest::addColumn<QByteArray>("runs0");
+    QTest::addColumn<QByteArray>("runs1");
+    QTest::addColumn<int>("twice");
+    const QByteArray a = QByteArray::number(1000000) + '\t' + QByteArray::number(at(0)) + "\t0\n";
+    const QByteArray b = QByteArray::number(1001000) + '\t' + QByteArray::number(at(1000)) + "\t1\n";
+    const QByteArray a1 = QByteArray::number(1000000) + '\t' + QByteArray::number(at(600)) + "\t1\n";
+    QTest::newRow("one run per occurrence") << a << b << 0;
+    QTest::newRow("an occurrence started by two workers") << a << a1 + b << 1;
+}
+
+void tst_SafetyChecker::scheduledJob_occurrenceRunTwice()
+{
+    QFETCH(QByteArray, runs0);
+    QFETCH(QByteArray, runs1);
+    QFETCH(int, twice);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    RunMeta meta = baseMeta();
+    meta.scheduledJob = true;
+    for (int w = 0; w < 2; ++w) {
+        QFile file(QDir(dir.path()).filePath(QStringLiteral("worker-%1.log.runs").arg(w)));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(w == 0 ? runs0 : runs1);
+    }
+    // Two short runs a second apart: far apart for the lock's liveness rule, fine for a job.
+    CheckResult result;
+    QString error;
+    QVERIFY2(writeAndCheck(dir.path(), meta,
+                           { { 0, 0, 400, 5, "released" }, { 1, 1000, 1400, 1005, "released" } }, 2, {}, {},
+                           &result, &error),
+             qPrintable(error));
+    QCOMPARE(result.occurrencesRunTwice, twice);
+    QCOMPARE(result.occurrences, 2);
+    QCOMPARE(result.livenessFailures, 0);
+    QCOMPARE(result.safetyViolated(), twice > 0);
 }
 
 QTEST_GUILESS_MAIN(tst_SafetyChecker)

@@ -37,6 +37,7 @@
 #include <QRedlock/LockManager>
 
 #include "clocks.h"
+#include "jobworker.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -134,6 +135,7 @@ struct Config
     double driftFactor = 0.01;
     QString counterPath;
     QString logPath;
+    bool job = false;
 };
 
 // One holding, as written to the log.
@@ -490,8 +492,9 @@ Config parse(const QCoreApplication &app)
     const QCommandLineOption driftFactor(QStringLiteral("drift-factor"), QStringLiteral("Manager clock drift factor."), QStringLiteral("f"), QStringLiteral("0.01"));
     const QCommandLineOption counter(QStringLiteral("counter"), QStringLiteral("Shared counter file."), QStringLiteral("file"));
     const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("This worker's log (TSV, appended)."), QStringLiteral("file"));
+    const QCommandLineOption job(QStringLiteral("job"), QStringLiteral("Be an instance of a scheduled job (see jobworker.cpp)."));
     p.addOptions({ servers, resource, id, ttl, autoExtend, noNotifications, holdMin, holdMax, rmwMax, seconds, seed, retryDelay,
-                   retryJitter, serverTimeout, driftFactor, counter, log });
+                   retryJitter, serverTimeout, driftFactor, counter, log, job });
     p.process(app);
 
     Config c;
@@ -512,6 +515,7 @@ Config parse(const QCoreApplication &app)
     c.driftFactor = p.value(driftFactor).toDouble();
     c.counterPath = p.value(counter);
     c.logPath = p.value(log);
+    c.job = p.isSet(job);
     if (c.servers.isEmpty() || c.counterPath.isEmpty() || c.logPath.isEmpty() || c.ttl <= 0 || c.seconds <= 0) {
         std::fprintf(stderr, "qredlock_safety_worker: --servers, --counter, --log, --ttl > 0 and --seconds > 0 are required\n");
         std::exit(2);
@@ -534,7 +538,24 @@ int main(int argc, char **argv)
     if (::sigaction(SIGUSR1, &stopInWindow, nullptr) != 0)
         die("cannot handle SIGUSR1");
     QCoreApplication app(argc, argv);
-    Worker worker(parse(app));
+    const Config config = parse(app);
+    if (config.job) {
+        JobWorkerConfig j;
+        j.servers = config.servers;
+        j.resource = config.resource;
+        j.id = config.id;
+        j.ttl = config.ttl;
+        j.rmwMaxMs = config.rmwMaxMs;
+        j.seconds = config.seconds;
+        j.retryDelay = config.retryDelay;
+        j.retryJitter = config.retryJitter;
+        j.serverTimeout = config.serverTimeout;
+        j.driftFactor = config.driftFactor;
+        j.counterPath = config.counterPath;
+        j.logPath = config.logPath;
+        return runJobWorker(j);
+    }
+    Worker worker(config);
     QTimer::singleShot(0, &worker, [&worker] { worker.start(); });
     return app.exec();
 }

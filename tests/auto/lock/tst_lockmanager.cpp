@@ -1,8 +1,11 @@
 // LockManager configuration: validation of servers and timing settings.
+#include <QRedlock/DistributedLock>
 #include <QRedlock/LockManager>
 
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
+
+#include <chrono>
 
 using QRedlock::LockManager;
 
@@ -19,6 +22,7 @@ private Q_SLOTS:
     void badServersKeepPrevious();
     void timingSettings();
     void defaultManagerFromEnvironment();
+    void chronoSetters();
 };
 
 void tst_LockManager::defaults()
@@ -146,6 +150,52 @@ void tst_LockManager::defaultManagerFromEnvironment()
     QCOMPARE(m, LockManager::defaultManager());
     QCOMPARE(m->serverCount(), 3);
     QCOMPARE(m->quorum(), 2);
+}
+
+void tst_LockManager::chronoSetters()
+{
+    using namespace std::chrono_literals;
+    LockManager m;
+    QVERIFY(m.setServerTimeout(2s));
+    QCOMPARE(m.serverTimeout(), 2000);
+    QVERIFY(m.setRetryDelay(1500ms));
+    QCOMPARE(m.retryDelay(), 1500);
+    QVERIFY(m.setRetryJitter(std::chrono::milliseconds(50)));
+    QCOMPARE(m.retryJitter(), 50);
+    // The int versions' own checks apply.
+    QVERIFY(!m.setServerTimeout(0ms));
+    QCOMPARE(m.serverTimeout(), 2000);
+    // Beyond INT_MAX ms: refused, with a warning and errorString(); the setting stays.
+    QSignalSpy changed(&m, &LockManager::serverTimeoutChanged);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("setServerTimeout.*refused")));
+    QVERIFY(!m.setServerTimeout(std::chrono::hours(24 * 30)));
+    QCOMPARE(m.serverTimeout(), 2000);
+    QCOMPARE(changed.count(), 0);
+    QVERIFY2(m.errorString().contains(QStringLiteral("int range")), qPrintable(m.errorString()));
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("setRetryDelay.*refused")));
+    QVERIFY(!m.setRetryDelay(std::chrono::milliseconds(qint64(INT_MAX) + 1)));
+    QCOMPARE(m.retryDelay(), 1500);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("setRetryJitter.*refused")));
+    QVERIFY(!m.setRetryJitter(std::chrono::hours(1000)));
+    QCOMPARE(m.retryJitter(), 50);
+    QVERIFY(m.setRetryJitter(std::chrono::milliseconds(INT_MAX)));
+    QCOMPARE(m.retryJitter(), INT_MAX);
+
+    QRedlock::DistributedLock lock;
+    lock.setTtl(10s);
+    QCOMPARE(lock.ttl(), 10000);
+    lock.setAcquireTimeout(1min);
+    QCOMPARE(lock.acquireTimeout(), 60000);
+    lock.setAcquireTimeout(-1ms); // "no time bound", as with the int version
+    QCOMPARE(lock.acquireTimeout(), -1);
+    QSignalSpy ttlChanged(&lock, &QRedlock::DistributedLock::ttlChanged);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("setTtl.*refused")));
+    lock.setTtl(std::chrono::hours(1000));
+    QCOMPARE(lock.ttl(), 10000);
+    QCOMPARE(ttlChanged.count(), 0);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("setAcquireTimeout.*refused")));
+    lock.setAcquireTimeout(std::chrono::milliseconds(qint64(INT_MIN) - 1));
+    QCOMPARE(lock.acquireTimeout(), -1);
 }
 
 QTEST_MAIN(tst_LockManager)

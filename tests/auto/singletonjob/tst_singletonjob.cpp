@@ -209,7 +209,7 @@ void tst_SingletonJob::oncePerPeriod_threeInstancesRunOncePerPeriod()
                  qPrintable(QStringLiteral("overlapping runs of one period:%1").arg(describe(runs))));
     }
     // The latest period's key is still held on the servers after the run finished.
-    const QByteArray lastKey = QStringLiteral("%1:%2:%3").arg(resource).arg(Period).arg(runs.back().wallMs / Period).toUtf8();
+    const QByteArray lastKey = QStringLiteral("%1:at:%2").arg(resource).arg(runs.back().wallMs / Period * Period).toUtf8();
     int holding = 0;
     for (int i = 0; i < m_cluster.size(); ++i)
         holding += m_cluster.at(i).command(args({ "EXISTS", lastKey })) == QVariant(qint64(1)) ? 1 : 0;
@@ -252,7 +252,7 @@ void tst_SingletonJob::oncePerPeriod_heldAfterShutdown()
              qPrintable(second.job->errorString()));
     lm.reset(); // the manager goes too: still no release
     const qint64 period = QDateTime::currentMSecsSinceEpoch() / Period;
-    const QByteArray key = QStringLiteral("%1:%2:%3").arg(resource).arg(Period).arg(period).toUtf8();
+    const QByteArray key = QStringLiteral("%1:at:%2").arg(resource).arg(period * Period).toUtf8();
     QVERIFY(!allServersLack(key));
 
     // Next period: a fresh key, the job runs.
@@ -274,7 +274,7 @@ void tst_SingletonJob::oncePerPeriod_lateGrantDoesNotRun()
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const qint64 index = now / Period;
     const qint64 periodEnd = (index + 1) * Period;
-    const QByteArray key = QStringLiteral("%1:%2:%3").arg(resource).arg(Period).arg(index).toUtf8();
+    const QByteArray key = QStringLiteral("%1:at:%2").arg(resource).arg(index * Period).toUtf8();
     const QByteArray px = QByteArray::number(periodEnd + 50 - now);
     for (int i = 0; i < 2; ++i)
         QCOMPARE(m_cluster.at(i).command(args({ "SET", key, "earlier-runner", "PX", px })), QVariant(QByteArray("OK")));
