@@ -66,40 +66,40 @@ public:
     };
     Q_ENUM(Error)
 
-    // What one server said in a round. Repaired: an extension found the key absent on this
-    // server (it restarted empty) and re-created it; such a server does not count toward the
-    // quorum of that round.
+    //! What one server said in a round. Repaired: an extension found the key absent on this
+    //! server (it restarted empty) and re-created it; such a server does not count toward the
+    //! quorum of that round.
     enum class ServerResult { Pending, Granted, Refused, Timeout, Error, Repaired };
     Q_ENUM(ServerResult)
 
-    // What one server said in the last round (acquire, extend or release).
+    //! What one server said in the last round (acquire, extend or release).
     struct ServerOutcome
     {
         using Result = ServerResult;
-        QString server;        // URL without password
+        QString server;        //!< URL without password
         Result result = Result::Pending;
-        double latencyMs = -1; // -1 while pending
-        QString detail;        // error text, if any
+        double latencyMs = -1; //!< -1 while pending
+        QString detail;        //!< error text, if any
     };
 
     explicit DistributedLock(QObject *parent = nullptr);
-    ~DistributedLock() override;   // a held lock is released
+    ~DistributedLock() override;   //!< a held lock is released
 
-    LockManager *manager() const;  // the explicit one, or LockManager::defaultManager() when unset
+    LockManager *manager() const;  //!< the explicit one, or LockManager::defaultManager() when unset
     void setManager(LockManager *manager);
 
-    QString resource() const;      // the first resource
+    QString resource() const;      //!< the first resource
     void setResource(const QString &resource);
     QStringList resources() const;
     void setResources(const QStringList &resources);
 
-    int ttl() const;               // ms, default 30000
+    int ttl() const;               //!< ms, default 30000
     void setTtl(int ms);
-    bool autoExtend() const;       // default false
+    bool autoExtend() const;       //!< default false
     void setAutoExtend(bool on);
-    bool fencing() const;          // default false
+    bool fencing() const;          //!< default false
     void setFencing(bool on);
-    int acquireTimeout() const;    // ms; -1 (default): bounded by the manager's retryCount only
+    int acquireTimeout() const;    //!< ms; -1 (default): bounded by the manager's retryCount only
     void setAcquireTimeout(int ms);
     //! setTtl() with a std::chrono duration, as QTimer has. A value beyond the int range of
     //! milliseconds is refused with a warning (the TTL stays). Not a slot.
@@ -108,46 +108,46 @@ public:
     //! it is refused with a warning (the timeout stays). Not a slot.
     void setAcquireTimeout(std::chrono::milliseconds timeout);
 
-    // Declarative use: true acquires (in the next event-loop turn, once all properties are
-    // set), false releases.
+    //! Declarative use: true acquires (in the next event-loop turn, once all properties are
+    //! set), false releases.
     bool isActive() const;
     void setActive(bool active);
 
-    // Both follow the validity deadline whenever they are read: once it has passed, the lock
-    // reads Unlocked / false even before expired() is delivered (say, while a slot blocks
-    // the event loop), so a check right before a protected write never passes on a lapsed lock.
+    //! Both follow the validity deadline whenever they are read: once it has passed, the lock
+    //! reads Unlocked / false even before expired() is delivered (say, while a slot blocks
+    //! the event loop), so a check right before a protected write never passes on a lapsed lock.
     State state() const;
     bool isLocked() const;
-    Error error() const;           // of the latest call only: NoError after a success
+    Error error() const;           //!< of the latest call only: NoError after a success
     QString errorString() const;
-    int remainingValidity() const; // ms left while Locked, else 0
-    qint64 fencingToken() const;   // -1 unless fencing and Locked (kept after release for logs)
-    QByteArray token() const;      // the random value stored in Redis (hex), empty if none
+    int remainingValidity() const; //!< ms left while Locked, else 0
+    qint64 fencingToken() const;   //!< -1 unless fencing and Locked (kept after release for logs)
+    QByteArray token() const;      //!< the random value stored in Redis (hex), empty if none
 
     QList<ServerOutcome> serverOutcomes() const;
-    QVariantList serverStatus() const;  // the same as maps: server, result, latencyMs, detail
+    QVariantList serverStatus() const;  //!< the same as maps: server, result, latencyMs, detail
 
 public Q_SLOTS:
-    void acquire();     // tries up to retryCount / acquireTimeout
-    void tryAcquire();  // one attempt
-    void extend();      // one extension round now (also done automatically with autoExtend)
-    void release();     // idempotent; cancels an acquisition in progress
-    // Lets a held lock run out on the servers instead of releasing it: auto-extension stops,
-    // one extension round cuts the lease so that the lock stays valid for ms more (the TTL
-    // covers the drift allowance), and neither destroying this object nor its manager going
-    // away releases it any more; expired() follows at the end. Use it to keep a lock a minimum
-    // time after a quick job (ShedLock's lockAtLeastFor), also across a crash of this process.
-    // ms <= 0 releases now; release() still releases at once.
+    void acquire();     //!< tries up to retryCount / acquireTimeout
+    void tryAcquire();  //!< one attempt
+    void extend();      //!< one extension round now (also done automatically with autoExtend)
+    void release();     //!< idempotent; cancels an acquisition in progress
+    //! Lets a held lock run out on the servers instead of releasing it: auto-extension stops,
+    //! one extension round cuts the lease so that the lock stays valid for ms more (the TTL
+    //! covers the drift allowance), and neither destroying this object nor its manager going
+    //! away releases it any more; expired() follows at the end. Use it to keep a lock a minimum
+    //! time after a quick job (ShedLock's lockAtLeastFor), also across a crash of this process.
+    //! ms <= 0 releases now; release() still releases at once.
     void releaseAfter(int ms);
 
 Q_SIGNALS:
-    // acquired() / acquireFailed(): the outcome of acquire() or tryAcquire(), once each call.
-    // extended(): a renewal was confirmed by a quorum; remainingValidity() grew.
-    // lost(): a quorum of servers no longer holds our token. expired(): the validity ran out
-    // first. After either, the lock is Unlocked and stays so until the next acquire().
-    // released(): release() finished on every server (answered or timed out).
-    // errorOccurred(): every failure, with error()/errorString() set; also a failed renewal
-    // that will be retried while the lock is still valid (the lock then stays Locked).
+    //! acquired() / acquireFailed(): the outcome of acquire() or tryAcquire(), once each call.
+    //! extended(): a renewal was confirmed by a quorum; remainingValidity() grew.
+    //! lost(): a quorum of servers no longer holds our token. expired(): the validity ran out
+    //! first. After either, the lock is Unlocked and stays so until the next acquire().
+    //! released(): release() finished on every server (answered or timed out).
+    //! errorOccurred(): every failure, with error()/errorString() set; also a failed renewal
+    //! that will be retried while the lock is still valid (the lock then stays Locked).
     void acquired();
     void acquireFailed();
     void extended();

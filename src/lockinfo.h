@@ -52,23 +52,23 @@ public:
 
     State state() const;
     QString resource() const;
-    // The identity carried in the holder's token (LockManager::holderIdentity of the client
-    // that took it); empty for a token of another Redlock client, or when not Held.
+    //! The identity carried in the holder's token (LockManager::holderIdentity of the client
+    //! that took it); empty for a token of another Redlock client, or when not Held.
     QString holder() const;
-    // The whole value stored under the key by the holder (empty unless Held).
+    //! The whole value stored under the key by the holder (empty unless Held).
     QByteArray token() const;
-    // ms: the smallest PTTL among the servers that hold token(); -1 unless Held.
+    //! ms: the smallest PTTL among the servers that hold token(); -1 unless Held.
     int remainingTtl() const;
-    // The highest fencing counter any server reported for the resource; -1 when none.
+    //! The highest fencing counter any server reported for the resource; -1 when none.
     qint64 fencingCounter() const;
-    int holderServers() const;   // how many servers hold token()
-    int answeredServers() const; // how many gave a usable answer
+    int holderServers() const;   //!< how many servers hold token()
+    int answeredServers() const; //!< how many gave a usable answer
 
-    // One map per server: url (no password), answered (bool), exists (bool), token (string),
-    // holder (string), pttl (ms; -1 no expiry, -2 no key), fencingCounter (-1 none),
-    // error (string), failure ("", "unreachable", "auth", "protocol") and, after
-    // forceRelease(), removed (bool), removedToken (string: what was there) and, where the
-    // release got no usable answer, releaseError and releaseFailure (as error / failure).
+    //! One map per server: url (no password), answered (bool), exists (bool), token (string),
+    //! holder (string), pttl (ms; -1 no expiry, -2 no key), fencingCounter (-1 none),
+    //! error (string), failure ("", "unreachable", "auth", "protocol") and, after
+    //! forceRelease(), removed (bool), removedToken (string: what was there) and, where the
+    //! release got no usable answer, releaseError and releaseFailure (as error / failure).
     QVariantList servers() const;
     QString errorString() const;
 

@@ -30,11 +30,11 @@ class QREDLOCK_EXPORT LockInspection : public QObject
 public:
     ~LockInspection() override;
 
-    // What the servers said; a default LockInfo (state Unknown) until finished().
+    //! What the servers said; a default LockInfo (state Unknown) until finished().
     LockInfo info() const;
     bool isFinished() const;
 
-    bool autoDelete() const; // default true
+    bool autoDelete() const; //!< default true
     void setAutoDelete(bool on);
 
 Q_SIGNALS:

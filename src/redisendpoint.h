@@ -46,27 +46,27 @@ public:
     bool isTls() const;
     bool isUnixSocket() const;
 
-    QString host() const;        // empty for unix://
-    quint16 port() const;        // 0 for unix://
-    QString socketPath() const;  // unix:// only
-    int database() const;        // 0 unless given
-    QString username() const;    // empty: the default user
-    QString password() const;    // empty: no AUTH
+    QString host() const;        //!< empty for unix://
+    quint16 port() const;        //!< 0 for unix://
+    QString socketPath() const;  //!< unix:// only
+    int database() const;        //!< 0 unless given
+    QString username() const;    //!< empty: the default user
+    QString password() const;    //!< empty: no AUTH
     bool hasPassword() const;
 
-    // TLS options (rediss:// only)
+    //! TLS options (rediss:// only)
     QString caFile() const;
     QString certFile() const;
     QString keyFile() const;
-    bool verifyPeer() const;     // true unless ?verify=0
-    QString serverName() const;  // SNI / name checked in the certificate; defaults to host()
+    bool verifyPeer() const;     //!< true unless ?verify=0
+    QString serverName() const;  //!< SNI / name checked in the certificate; defaults to host()
 
-    // The URL again, with the password replaced by "***".
+    //! The URL again, with the password replaced by "***".
     QString toString() const;
 
-    // A key that is equal for two endpoints that reach the same server process,
-    // however they are spelled (localhost vs 127.0.0.1, default port, trailing slash...).
-    // Used to refuse duplicates, which would fake a quorum.
+    //! A key that is equal for two endpoints that reach the same server process,
+    //! however they are spelled (localhost vs 127.0.0.1, default port, trailing slash...).
+    //! Used to refuse duplicates, which would fake a quorum.
     QString serverIdentity() const;
 
     friend QREDLOCK_EXPORT bool operator==(const RedisEndpoint &a, const RedisEndpoint &b);

@@ -424,10 +424,8 @@ void SingletonJobPrivate::cancel(const QString &reason)
     Q_EMIT q->cancelled();
 }
 
-// Keeps a finished run's lock for holdMs more without releasing it: the lease is cut (or
-// stretched) to the hold in one extension round and left to expire on the servers. If an
-// automatic extension was in flight when extend() was called, that call did nothing and
-// the next extended() confirms the old TTL, so the resize is sent once more after it.
+// Keeps a finished run's lock for holdMs more without releasing it (DistributedLock::
+// releaseAfter(), which also covers an extension in flight).
 void SingletonJobPrivate::hold(qint64 holdMs)
 {
     DistributedLock *l = lock;
@@ -435,17 +433,7 @@ void SingletonJobPrivate::hold(qint64 holdMs)
     QObject::disconnect(l, nullptr, q, nullptr);
     for (auto signal : { &DistributedLock::expired, &DistributedLock::lost, &DistributedLock::released })
         QObject::connect(l, signal, l, &QObject::deleteLater);
-    l->setAutoExtend(false);
-    l->setTtl(timing().ttlCovering(holdMs));
-    auto once = std::make_shared<QMetaObject::Connection>();
-    *once = QObject::connect(l, &DistributedLock::extended, l, [l, once] {
-        QObject::disconnect(*once);
-        l->extend();
-    });
-    l->extend();
-    // Left to expire on the servers, also when the manager goes first (which releases the
-    // locks still registered with it).
-    DistributedLockPrivate::get(l)->detachFromManager();
+    l->releaseAfter(int(std::min<qint64>(holdMs, INT_MAX)));
     held.append({ l, lockManager });
     qCDebug(lcJob).noquote() << "job" << l->resource() << "done; its lock is kept for" << holdMs << "ms";
 }

@@ -48,7 +48,8 @@ Rectangle {
         running: true
         onTriggered: {
             card.remaining = lock.remainingValidity
-            card.outcomes = lock.serverStatus
+            // Each entry carries its colour: a delegate reads only its own modelData.
+            card.outcomes = lock.serverStatus.map(o => Object.assign({ color: card.resultColors[o.result] || "#9e9e9e" }, o))
         }
     }
     // While we do not hold it: who does, and for how long (an inspection every second).
@@ -151,18 +152,19 @@ Rectangle {
                 Repeater {
                     model: card.outcomes
                     delegate: Rectangle {
+                        id: chip
                         required property var modelData
                         width: outcome.implicitWidth + 12
                         height: 22
                         radius: 4
-                        color: card.resultColors[modelData.result] || "#9e9e9e"
+                        color: chip.modelData.color
                         Label {
                             id: outcome
                             anchors.centerIn: parent
                             color: "white"
                             font.pixelSize: 11
-                            text: modelData.server.replace("redis://", "") + " " + modelData.result
-                                  + (modelData.latencyMs >= 0 ? " " + modelData.latencyMs.toFixed(1) + " ms" : "")
+                            text: chip.modelData.server.replace("redis://", "") + " " + chip.modelData.result
+                                  + (chip.modelData.latencyMs >= 0 ? " " + chip.modelData.latencyMs.toFixed(1) + " ms" : "")
                         }
                     }
                 }

@@ -6,19 +6,25 @@ import QRedlock
 
 ApplicationWindow {
     id: window
+    // From main.cpp (setInitialProperties): the command line, and where to report.
+    required property list<string> servers
+    required property list<string> lockNames
+    required property int ttl
+    required property bool autoAcquire
+    required property var reporter   // report(line), allLocked()
     width: 1000
-    height: 120 + 170 * dashboard.lockNames.length
+    height: 120 + 170 * window.lockNames.length
     visible: true
     title: qsTr("QRedlock lock dashboard")
     color: "#f4f5f7"
 
     LockManager {
         id: lockManager
-        servers: dashboard.servers
+        servers: window.servers
     }
 
     property int lockedCount: 0
-    onLockedCountChanged: if (lockedCount === dashboard.lockNames.length) dashboard.allLocked()
+    onLockedCountChanged: if (lockedCount === window.lockNames.length) window.reporter.allLocked()
 
     header: Rectangle {
         height: 96
@@ -37,7 +43,7 @@ ApplicationWindow {
                 Label {
                     Layout.fillWidth: true
                     text: qsTr("%1 servers · quorum %2 · TTL %3 s").arg(lockManager.serverCount).arg(lockManager.quorum)
-                          .arg((dashboard.ttl / 1000).toFixed(1))
+                          .arg((window.ttl / 1000).toFixed(1))
                     color: "#b0bec5"
                     font.pixelSize: 14
                 }
@@ -85,16 +91,16 @@ ApplicationWindow {
         anchors.margins: 12
         spacing: 10
         Repeater {
-            model: dashboard.lockNames
+            model: window.lockNames
             delegate: LockCard {
                 required property string modelData
                 Layout.fillWidth: true
                 resource: modelData
                 manager: lockManager
-                ttl: dashboard.ttl
-                acquireAtStart: dashboard.autoAcquire
+                ttl: window.ttl
+                acquireAtStart: window.autoAcquire
                 onLockedChanged: window.lockedCount += locked ? 1 : -1
-                onMessage: text => dashboard.report(text)
+                onMessage: text => window.reporter.report(text)
                 Component.onCompleted: window.cards = window.cards.concat([this])
             }
         }

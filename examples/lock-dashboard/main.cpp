@@ -130,7 +130,14 @@ int main(int argc, char *argv[])
         if (QFileInfo::exists(dir + QStringLiteral("/QRedlock/qmldir")))
             engine.addImportPath(dir);
     }
-    engine.rootContext()->setContextProperty(QStringLiteral("dashboard"), &dashboard);
+    // Required properties of the window, not context properties: QML tooling sees their types.
+    engine.setInitialProperties({
+            { QStringLiteral("servers"), dashboard.servers },
+            { QStringLiteral("lockNames"), dashboard.lockNames },
+            { QStringLiteral("ttl"), dashboard.ttl },
+            { QStringLiteral("autoAcquire"), dashboard.autoAcquire },
+            { QStringLiteral("reporter"), QVariant::fromValue<QObject *>(&dashboard) },
+    });
     QObject::connect(&engine, &QQmlApplicationEngine::objectCreationFailed, &app,
                      [] { QCoreApplication::exit(1); }, Qt::QueuedConnection);
     engine.load(QUrl(QStringLiteral("qrc:/lock-dashboard/Main.qml")));

@@ -7,6 +7,7 @@
 #include <QtCore/QSet>
 #include <QtCore/QTimeZone>
 
+#include <QRedlock/CronSchedule>
 #include <QRedlock/LockManager>
 #include <QRedlock/RedisEndpoint>
 
@@ -240,6 +241,9 @@ QString ArgumentReader::readScheduling()
     s.cron = value("cron").trimmed();
     if (s.cron.isEmpty())
         return QStringLiteral("empty --cron expression");
+    const QRedlock::CronSchedule schedule(s.cron);
+    if (!schedule.isValid())
+        return QStringLiteral("--cron '%1': %2").arg(s.cron, schedule.errorString());
     if (isSet("tz")) {
         s.timeZone = value("tz");
         if (!QTimeZone(s.timeZone.toUtf8()).isValid())

@@ -3,7 +3,9 @@
 #include "cli.h"
 #include "exitcodes.h"
 #include "inspect.h"
+#include "jobstatus.h"
 #include "runcommand.h"
+#include "schedulecommand.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QLoggingCategory>
@@ -81,16 +83,16 @@ int main(int argc, char **argv)
         break;
     case Subcommand::Status:
         if (settings.job) {
-            qCritical("status --job is not built into this qredlock yet");
-            return ExitSoftware;
+            track(new JobStatus(settings));
+            break;
         }
         Q_FALLTHROUGH();
     case Subcommand::Release:
         track(new ServerSweep(settings));
         break;
     case Subcommand::Schedule:
-        qCritical("schedule is not built into this qredlock yet");
-        return ExitSoftware;
+        track(new ScheduleCommand(settings));
+        break;
     }
     if (code >= 0)
         return code;

@@ -203,6 +203,8 @@ void tst_CliArgs::usageErrors_data()
     row("status --job ''", "empty resource name (--job)");
     row("schedule --resource r -- true", "missing --cron");
     row("schedule --resource r --cron '' -- true", "empty --cron expression");
+    row("schedule --resource r --cron 0/0 -- true", "--cron '0/0': ");
+    row("schedule --resource r --cron @fortnightly -- true", "--cron '@fortnightly': ");
     row("schedule --resource r --cron @daily", "missing command after '--'");
     row("schedule --resource r --cron @daily true", "unexpected argument 'true': put the command after '--'");
     row("schedule --resource r --cron @daily --tz Mars/Olympus -- true", "--tz: unknown time zone 'Mars/Olympus'");
