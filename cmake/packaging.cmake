@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 QRedlock contributors
+#
+# SPDX-License-Identifier: BSD-3-Clause
+
 # Debian packages: `cpack -G DEB` in a build configured with -DCMAKE_INSTALL_PREFIX=/usr
 # (scripts/package-test does all of it). One package per install component:
 #   libqredlock0          runtime      the shared library

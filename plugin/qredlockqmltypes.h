@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // QML registrations of the QRedlock types (module QRedlock 1.0). The library itself has no
 // QML dependency: its classes are registered as foreign types (for their properties, enums
 // and signals), and QML creates thin subclasses under the same names: DistributedLock and

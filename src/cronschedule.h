@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // CronSchedule: a parsed cron expression (Vixie-cron fields, optional seconds field) that
 // computes its next fire time in a time zone.
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // CronScheduleData: the parsed fields of a CronSchedule, as bit sets (one bit per value).
 #pragma once
 

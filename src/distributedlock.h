@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // DistributedLock: one Redlock lock on one resource (or an atomic set of resources).
 #pragma once
 

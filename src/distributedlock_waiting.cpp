@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // DistributedLock's side of push coordination (LockManager::notifications): waiting on the
 // manager's release channels, and watching the keys of a held lock.
 #include "distributedlock_p.h"

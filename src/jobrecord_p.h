@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // JobRecord: what the servers keep about a SingletonJob's latest run, shared by every
 // instance. Stored as a Redis hash on each server (see LockManagerPrivate::writeRecord());
 // the fields below are the hash's fields and, with QDateTime twins, SingletonJob::lastRecord.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockInfo: what the servers said about one lock: who holds it, for how long, and each
 // server's own view. Made by LockManager::inspect() and LockManager::forceRelease().
 #pragma once

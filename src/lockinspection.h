@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockInspection: one inspection (or forced release) of a lock, as a job object.
 #pragma once
 

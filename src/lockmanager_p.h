@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Private parts of LockManager: servers, scripts, the key schema and the timing policy.
 #pragma once
 

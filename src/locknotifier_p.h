@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockNotifier: the manager's push side. One subscriber connection per server, opened only
 // while something waits or is watched, shared by every lock of the manager:
 //  - waits: release channels (LockManagerPrivate::releaseChannel()) subscribed with SUBSCRIBE,

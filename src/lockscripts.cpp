@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The Lua scripts of the lock rounds. Each comment gives the KEYS / ARGV layout the script
 // expects; LockManagerPrivate builds them (the key schema is there).
 #include "lockscripts_p.h"

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The Lua scripts of the lock rounds (lockscripts.cpp), as their sources.
 #pragma once
 

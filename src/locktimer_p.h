@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockTimer: the timers of locks (expiry, extension, retry), all kept on one Qt timer per
 // thread. Qt keeps its timers in one sorted list with linear insertion and removal: with
 // 10,000 held locks (20,000 timers, restarted on every extension) that list took three

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Internal logging categories of QRedlock. Default level: warning.
 // Tokens may appear at debug level only; passwords never appear at all.
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // OccurrencePlan: when a SingletonJob's occurrences are (a cron schedule in a time zone, or
 // periods aligned to the Unix epoch) and the scheduling policy around them: how late a
 // timer may fire and still be on time, how long a job record is kept. Every rule once, here.

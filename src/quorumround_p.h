@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // QuorumRound: one command fanned out to every server in parallel, decided at quorum (or
 // when all answered), with the slow servers' answers still recorded after the decision.
 // Between the manager (which builds rounds) and the connections (which move bytes); it

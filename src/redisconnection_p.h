@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // RedisConnection: one pipelined connection to one Redis server.
 //
 // Moves bytes and matches replies to requests; knows nothing about locks.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The hiredis side of reading replies: a reader whose value builders are charged to a
 // ReplyBudget, and the conversion of hiredis replies to owned RedisValues. No hiredis type
 // escapes this file and redisconnection.cpp.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Owned values of RESP2 replies. No hiredis type escapes redisconnection.cpp.
 #pragma once
 

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // ScopedLock: a blocking RAII Redlock lock for worker threads.
 #pragma once
 

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The state a ScopedLock shares with the functors it runs on the LockManager's thread.
 #pragma once
 

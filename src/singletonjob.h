@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // SingletonJob: runs a job on one application instance at a time, over a DistributedLock.
 #pragma once
 

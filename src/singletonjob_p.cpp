@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // SingletonJobPrivate, the run: the life of one attempt and one run (attempt, acquire, check
 // the job record, run, record the outcome, hold). The settings and the occurrence timer are
 // in singletonjobschedule.cpp; the occurrence rules are OccurrencePlan's, the record's format

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // SingletonJobPrivate, the schedule: the settings that decide when the job runs (their
 // validation and refusal) and the occurrence timer that makes the attempts. The run itself
 // is in singletonjob_p.cpp; when occurrences are is OccurrencePlan's rule.

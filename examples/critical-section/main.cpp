@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // critical-section: a process that repeatedly enters a critical section guarded by a
 // distributed lock, and says what it does. Run two or more of them against the same
 // servers and watch them take turns.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // One lock: state badge, live countdown of the remaining validity, fencing token, who else
 // holds it (LockManager.inspect()), the last round's answer from each server, and acquire /
 // release buttons.

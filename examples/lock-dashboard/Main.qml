@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The dashboard window: a header with the servers' connections, one card per lock.
 import QtQuick
 import QtQuick.Controls

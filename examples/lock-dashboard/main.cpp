@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // lock-dashboard: a Qt Quick window over the QML module QRedlock. One card per lock shows
 // its state, the remaining validity as a live countdown bar, the fencing token and what
 // each server said in the last round; a strip shows each server's connection. Buttons

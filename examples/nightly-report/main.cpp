@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // nightly-report: a nightly job that must run once per occurrence, whichever of several
 // instances (on several machines) happens to be up. By default it runs at 02:00 Berlin time
 // (`--schedule "0 2 * * *" --tz Europe/Berlin`); an instance that comes up after 02:00

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // A distributed lock and a singleton job, declared in QML. Run it with the `qml` runtime
 // against three servers (or set QREDLOCK_SERVERS and pass no URLs):
 //

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Helpers shared by the lockbench modes: statistics, process figures, command-line
 // options, the servers a measurement runs against, and a bare Qt fan-out client used
 // as a reference (no QRedlock code in it).

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // cronbench: the cost of CronSchedule::next() per call, over a mix of expressions and zones,
 // against references measured in the same process: one QTimeZone::offsetFromUtc() call and
 // one QDateTime::fromMSecsSinceEpoch(ms, zone). Prints µs per call and the ratios.

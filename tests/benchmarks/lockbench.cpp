@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // lockbench: QRedlock's benchmarks against its own reference figures and its peers.
 // `lockbench suite` runs everything (scripts/bench calls it); the other modes measure
 // one thing each and print one JSON line. See README.md.

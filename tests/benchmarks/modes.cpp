@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The measurements of lockbench. Each mode prints one JSON object (see README.md).
 // Only the public QRedlock API is used; BareFanout and the fault proxies are references.
 #include "modes.h"

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // lockbench modes; each returns the process exit code and prints one JSON line.
 #pragma once
 

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // lockbench modes of push coordination (LockManager::notifications):
 //   fair-handoff  N processes contend for one resource with the defaults; release-to-grant,
 //                 share of releases to a waiter, split-vote rounds per handoff

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // `lockbench suite`: every measurement, the references in the same run, one markdown
 // table (stdout) and optionally the same figures as JSON (--json FILE). Progress goes to
 // stderr. Each measurement runs in a child process (the event dispatcher is chosen when

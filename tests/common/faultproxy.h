@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // A loopback TCP proxy that injects network faults between a client and a
 // server, for tests. It runs in the event loop of the thread that owns it (no
 // threads, no sleeps: delays use timers), so a test must spin the event loop

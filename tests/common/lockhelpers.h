@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Helpers of the lock tests (header-only: tests link either the shared library or the
 // static one with every symbol, and this must work with both).
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // A tiny synchronous Redis client for test set-up and assertions.
 //
 // It is deliberately independent of the QRedlock library (its own RESP encoder

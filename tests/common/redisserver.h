@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Throw-away redis-server processes for integration tests.
 //
 // Every server runs from PATH's `redis-server` (or $QREDLOCK_REDIS_SERVER) on

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // TLS material for tests, generated with the `openssl` command at run time.
 //
 // Generated once per process into a temporary folder that is removed at exit:

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // libFuzzer target: RedisEndpoint::fromString() on arbitrary text.
 //
 // Besides "no crash, no sanitizer report", it checks the parser's promises:

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // libFuzzer target: arbitrary bytes as a server's replies to a RedisConnection.
 //
 // Input layout: byte 0 says which requests are pending when the bytes arrive (low 3 bits:

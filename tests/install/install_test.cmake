@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 QRedlock contributors
+#
+# SPDX-License-Identifier: BSD-3-Clause
+
 # Packaging test, run by ctest as `cmake -D<var>=<value>... -P install_test.cmake` (see CMakeLists.txt).
 #
 # 1. `cmake --install` of the build into <WORK_DIR>/stage with DESTDIR and a fake prefix: any

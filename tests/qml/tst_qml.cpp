@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The QML module QRedlock 1.0, loaded from the build tree (import path <build>/qml), against
 // three real redis-server processes: the qmldir agrees with what the plugin registers,
 // declarative acquire/release (also held back until the component is complete), onLost /

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The safety checker: reads what one run left in its folder (meta.json, the workers' logs,
 // their refusals, the counter file) and judges it. It knows nothing about how the run was made.
 #pragma once

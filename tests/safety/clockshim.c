@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 /* A tiny LD_PRELOAD library that makes a process's wall clock run fast (or slow).
  *
  * From the moment the library is loaded, CLOCK_REALTIME (and its _COARSE variant),

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // qredlock_safety_worker --job: one instance of a scheduled job in a safety run.
 //
 // A SingletonJob on the schedule "* * * * * *" (every second; misfire policy RunOnce, retries

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // qredlock_safety_runner: runs randomized safety runs (see safetyrun.h), checks each one
 // (checker.h) and prints a table per scenario. Exit code 0 only if no safe scenario showed a
 // violation, every negative control was detected and every run could be made.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // One randomized safety run: servers behind fault proxies, worker processes contending for
 // one resource, and a scenario that injects faults while they do. The run leaves everything
 // the checker needs in its folder (see checker.h).

@@ -1,4 +1,9 @@
 #!/usr/bin/env python3
+
+# SPDX-FileCopyrightText: 2026 QRedlock contributors
+#
+# SPDX-License-Identifier: BSD-3-Clause
+
 """Summarizes safety runner logs as the Markdown table of tests/safety/README.md.
 
 usage: tests/safety/summarize.py PLAN LOG...

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The safety checker on hand-made run folders: every rule it applies, at its edges.
 // (The negative controls of the runner test it end to end; this pins down the details.)
 

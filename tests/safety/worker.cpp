@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // qredlock_safety_worker: one contender of a safety run.
 //
 // Loops: acquire the resource -> note the grant time and the validity deadline the library

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The command line of the qredlock tool: subcommand, options, the command after "--".
 // What the options are, and their help, is in options.h; this file reads them.
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Durations on the command line: "1500" (bare: in the option's own unit), "1500ms", "30s",
 // "1.5s", "5m", "1h", "2d". One rule for every option that takes a time.
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Exit codes of the qredlock tool: sysexits(3) values, so that cron, systemd units and
 // shell scripts can tell "someone else holds the lock" from "the servers are down" from
 // "the lock broke" from a typo. Outside programs depend on these values: never renumber.

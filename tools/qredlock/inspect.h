@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // `qredlock status` and `qredlock release`: through the library's LockManager::inspect() and
 // LockManager::forceRelease(), then a report. The tool has no Redis client of its own.
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // `qredlock status --job R`: the job record of a scheduled job (SingletonJob or `qredlock
 // schedule`), read through the library, with the next occurrence.
 #pragma once

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // qredlock: a distributed flock(1) over Redis (Redlock). See README.md or `qredlock --help`.
 
 #include "cli.h"

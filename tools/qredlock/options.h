@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The one description of qredlock's command line: subcommands and options with their help
 // and examples. --help, `qredlock SUBCOMMAND --help`, the man page qredlock(1) and the bash
 // completion are all printed from it, so they cannot drift apart.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The command of `qredlock run` and every process it starts, which the lock must cover the
 // way an inherited flock(1) descriptor does.
 //

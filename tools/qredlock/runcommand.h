@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // `qredlock run`: take the lock, run the command while holding it, release it afterwards.
 #pragma once
 

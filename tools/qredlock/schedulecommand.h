@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // `qredlock schedule`: a distributed cron. Every machine runs the same command line; a
 // SingletonJob with the cron schedule picks, per occurrence, the one instance that runs
 // COMMAND (under the process-tree rules of `run`), and keeps the shared job record.

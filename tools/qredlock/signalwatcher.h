@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Turns Unix signals into a Qt signal, async-signal-safely: the handler only write()s a
 // two-byte record into a non-blocking self-pipe, which a QSocketNotifier reads in the
 // event loop.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // One run of the user's COMMAND under the process-tree rules of `qredlock run` and
 // `qredlock schedule`: started in a process group of its own (ProcessTree), stopped with a
 // signal to every descendant and SIGKILL to what is left after --kill-after, and over only

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The dashboard under a virtual X server (xvfb-run), against three real servers it did not
 // start itself: it acquires its locks, takes a screenshot of its own window and exits. The
 // test checks the narration (every lock held, with a fencing token), the fencing counters

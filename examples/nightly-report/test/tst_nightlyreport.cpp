@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Three nightly-report processes against three real servers: every period's report is
 // written exactly once; SIGKILL on the instance that is writing one lets another take over
 // once the lease has run out; SIGTERM releases at once, so another takes over right away.

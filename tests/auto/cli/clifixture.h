@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // What the end-to-end tests of the qredlock tool share: a cluster of real redis-server
 // processes, the tool binary (QREDLOCK_TOOL_PATH), a temporary folder for the child
 // commands' records, and helpers that start the tool and wait for what it did.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // A server of the test's own for the tool's end-to-end tests (see FakeServer below).
 #pragma once
 

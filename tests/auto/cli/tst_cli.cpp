@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The qredlock command-line tool, end to end: `run`. Real redis-server processes, the real
 // tool binary and real child commands (/bin/sh) that record what they did into files of a
 // temporary folder (see clifixture.h).

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The qredlock command-line tool, end to end: the flock(1)-style options (-n, -w, -E),
 // --lock-at-least-for, durations with units, and problems told once, one line each.
 

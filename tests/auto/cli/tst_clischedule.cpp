@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The qredlock command-line tool, end to end: `schedule` (a distributed cron) and
 // `status --job`, with real servers, several tool processes and real child commands.
 

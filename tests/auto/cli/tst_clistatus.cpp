@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // The qredlock command-line tool, end to end: `status` and `release`, servers that need TLS,
 // a password or a unix socket, and servers that answer badly.
 

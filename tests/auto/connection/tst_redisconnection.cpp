@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // RedisConnection against real redis-server processes (tests/common), a fault-injecting proxy
 // and fake peers: pipelining order, deadlines on a paused server, reconnects, AUTH/ACL, TLS,
 // Unix sockets, protocol errors, cuts in the middle of a reply and the NOSCRIPT fallback.

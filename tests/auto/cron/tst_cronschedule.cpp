@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // CronSchedule: every syntax form, the error messages that name the field and the token,
 // next() in UTC and in zones with daylight-saving time (both transitions, fixed-hour,
 // '*'-hour and step-hour schedules), and a brute-force minute-stepping cross-check.

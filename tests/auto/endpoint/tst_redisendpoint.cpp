@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // RedisEndpoint: every URL form the README lists, the errors that name the offending part,
 // printing without the password, and the server identity used to refuse duplicates.
 

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // DistributedLock against real redis-server processes: quorum, validity, expiry, loss,
 // mutual exclusion, fencing, release, multi-resource locks and bad input.
 #include <QRedlock/DistributedLock>

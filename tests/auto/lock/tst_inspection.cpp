@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockManager::inspect() / forceRelease(), LockInfo and holderIdentity against real
 // redis-server processes: held, free, split, foreign-held and unreachable locks, operator
 // releases with the right, a wrong and an empty token.

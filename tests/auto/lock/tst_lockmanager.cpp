@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockManager configuration: validation of servers and timing settings.
 #include <QRedlock/DistributedLock>
 #include <QRedlock/LockManager>

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Push coordination against real redis-server processes: waiters woken by releases (also
 // when the release races the subscription), the handoff to the one who waited, fallback to
 // polling when the ACL denies PUBLISH / SUBSCRIBE / CLIENT, a foreign client's release,

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Regression tests for the holes an adversarial pass found (issue 11), against real
 // redis-server processes: rolling restarts, one server under two names, reads after the
 // validity ran out, errors of earlier calls, ACLs that refuse scripts, swallowed replies and

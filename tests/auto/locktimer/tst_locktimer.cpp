@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // LockTimer / LockTimerQueue: order, stop, restart and destruction from a callback, coarse
 // batching, many timers, one queue per thread.
 #include "locktimer_p.h"

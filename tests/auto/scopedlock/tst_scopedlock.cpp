@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // ScopedLock against real redis-server processes: blocking acquisition in worker threads
 // with the LockManager on the main thread, timeouts, exclusion, release on destruction,
 // auto-extension, loss, refusals.

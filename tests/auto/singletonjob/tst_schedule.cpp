@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // SingletonJob schedules against three real redis-server processes: a 2-second cron
 // schedule run by three processes (one SIGKILLed mid-run, one with its wall clock off),
 // catch-up after every instance was down, the shared job record (written, read elsewhere,

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // SingletonJob against three real redis-server processes: once per period across instances,
 // lockAtLeastFor, lockAtMostFor, cancellation when the lock is lost or its lease cannot be
 // kept, interval mode, skipped(), and JobContext from a worker thread.

@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // node-redlock (redlock@5.0.0-beta.2 over ioredis 5) doing the work lockbench does:
 //   latency:    one lock at a time, acquire then release; the acquire time is recorded
 //   throughput: K locks in flight on distinct resources, acquire+release cycles per second

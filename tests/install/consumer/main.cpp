@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Parses a TLS server URL with the installed QRedlock and checks every part of it.
 // Exits 0 when all checks pass, 1 otherwise. Also built by the packaging test with
 // nothing but `pkg-config --cflags --libs qredlock`.

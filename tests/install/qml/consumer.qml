@@ -1,3 +1,7 @@
+// SPDX-FileCopyrightText: 2026 QRedlock contributors
+//
+// SPDX-License-Identifier: BSD-3-Clause
+
 // Run by scripts/package-test with the `qml` runtime against the installed
 // qml6-module-qredlock: the module loads, its types are creatable and read as documented.
 // Exits 0 when every check passes. (The root is an Item: Qt 6.4's qml tool does not count a
