@@ -1013,9 +1013,13 @@ QList<Scenario> makeScenarios()
             killAndRestart(r, r.pickServers(r.quorum()), 0, QStringLiteral("kill-no-persistence"));
         },
         true);
-    add("neg-fast-majority", "NEGATIVE: a majority of servers' clocks run x1.5-2",
+    // Also polling: with notifications the early expiry on the fast servers is an invalidation
+    // the holder re-checks at once (lost() before anyone else gets in), so the overlap this
+    // control must produce happens only by chance (seen: 0 of 1 detected, seed 2763209064).
+    add("neg-fast-majority", "NEGATIVE: a majority of servers' clocks run x1.5-2 (polling)",
         [](Run &r) {
             negativeParameters(r);
+            r.notifications = false;
             r.fastServers = r.pickServers(r.quorum());
             r.fastSpeed = r.between(1.5, 2.0);
         },
