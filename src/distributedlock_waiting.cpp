@@ -121,6 +121,14 @@ void DistributedLockPrivate::onKeysChanged()
         d->checking = false;
         if (d->state != DistributedLock::State::Locked)
             return;
+        // A renewed lock lets its extension decide: it re-creates keys lost with a restarted
+        // server (quorum repair) and ends the lock only when too few servers confirm the token.
+        // Deciding here instead ended held locks in rolling restarts: a key not yet repaired on
+        // the first restarted server counted as lost once the second one went down.
+        if (r.refused > 0 && d->autoExtend) {
+            d->startExtension();
+            return;
+        }
         // Too few servers still hold our token: keeping the lock is impossible.
         if (r.refused > r.size() - r.quorum) {
             d->onLost(QStringLiteral("lock '%1' lost: its keys were changed by another client or lost with a "
