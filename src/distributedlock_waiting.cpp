@@ -121,11 +121,11 @@ void DistributedLockPrivate::onKeysChanged()
         d->checking = false;
         if (d->state != DistributedLock::State::Locked)
             return;
-        // A renewed lock lets its extension decide: it re-creates keys lost with a restarted
-        // server (quorum repair) and ends the lock only when too few servers confirm the token.
-        // Deciding here instead ended held locks in rolling restarts: a key not yet repaired on
-        // the first restarted server counted as lost once the second one went down.
-        if (r.refused > 0 && d->autoExtend) {
+        // Some keys gone but a quorum still confirms ours: a renewed lock repairs at once (an
+        // extension re-creates keys lost with a restarted server), so that in a rolling restart
+        // the first server is repaired before the second goes down. Without a quorum the lock
+        // is lost below, and nothing is re-created (an operator's forceRelease stays done).
+        if (r.refused > 0 && r.refused <= r.size() - r.quorum && d->autoExtend) {
             d->startExtension();
             return;
         }
