@@ -7,6 +7,7 @@
 #include "clocks.h"
 
 #include "faultproxy.h"
+#include "preloadenv.h"
 #include "redisserver.h"
 
 #include <QCoreApplication>
@@ -430,14 +431,10 @@ bool Run::startWorkers(QString *error)
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     if (clockJumpWorkers) {
         setClientClockOffset(QStringLiteral("+0"));
-        env.insert(QStringLiteral("LD_PRELOAD"), m_tools.faketime);
+        QRedlockTest::preloadLibrary(env, m_tools.faketime);
         env.insert(QStringLiteral("FAKETIME_TIMESTAMP_FILE"), QDir(m_dir).filePath(QStringLiteral("faketime.rc")));
         env.insert(QStringLiteral("FAKETIME_NO_CACHE"), QStringLiteral("1"));
         env.insert(QStringLiteral("FAKETIME_DONT_FAKE_MONOTONIC"), QStringLiteral("1"));
-        // A sanitizer build would refuse to start with another library preloaded before it.
-        const QString asan = env.value(QStringLiteral("ASAN_OPTIONS"));
-        env.insert(QStringLiteral("ASAN_OPTIONS"),
-                   (asan.isEmpty() ? QString() : asan + u':') + QStringLiteral("verify_asan_link_order=0"));
     }
 
     m_meta.startNs = now();

@@ -10,6 +10,7 @@
 // The same executable is its own worker process: `tst_schedule --worker ...` runs one
 // SingletonJob and prints what it does, one line per event, on stdout.
 
+#include "preloadenv.h"
 #include "redisserver.h"
 
 #include <QRedlock/LockManager>
@@ -187,7 +188,7 @@ void tst_Schedule::threeProcesses_everyOccurrenceOnce()
         w.process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
         if (i == 2 && clockOffsetMs != 0) {
             QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-            env.insert(QStringLiteral("LD_PRELOAD"), QStringLiteral(QREDLOCK_CLOCKSHIM));
+            QRedlockTest::preloadLibrary(env, QStringLiteral(QREDLOCK_CLOCKSHIM));
             env.insert(QStringLiteral("QREDLOCK_CLOCK_OFFSET_MS"), QString::number(clockOffsetMs));
             w.process->setProcessEnvironment(env);
         }
