@@ -52,7 +52,7 @@ void writeAll(int fd, const QByteArray &line)
 
 } // namespace
 
-int runJobWorker(const JobWorkerConfig &c)
+int runJobWorker(const WorkerConfig &c)
 {
     const int counterFd = ::open(c.counterPath.toLocal8Bit().constData(), O_RDWR);
     const int logFd = ::open(c.logPath.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_APPEND, 0644);

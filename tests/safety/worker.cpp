@@ -120,27 +120,7 @@ public:
     std::exit(2);
 }
 
-struct Config
-{
-    QStringList servers;
-    QString resource = QStringLiteral("safety");
-    int id = 0;
-    int ttl = 1000;
-    bool autoExtend = false;
-    bool notifications = true;
-    int holdMinMs = 5;
-    int holdMaxMs = 200;
-    int rmwMaxMs = 5;
-    double seconds = 10;
-    quint64 seed = 1;
-    int retryDelay = 50;
-    int retryJitter = 25;
-    int serverTimeout = 100;
-    double driftFactor = 0.01;
-    QString counterPath;
-    QString logPath;
-    bool job = false;
-};
+using Config = WorkerConfig;
 
 // One holding, as written to the log.
 struct Holding
@@ -543,22 +523,8 @@ int main(int argc, char **argv)
         die("cannot handle SIGUSR1");
     QCoreApplication app(argc, argv);
     const Config config = parse(app);
-    if (config.job) {
-        JobWorkerConfig j;
-        j.servers = config.servers;
-        j.resource = config.resource;
-        j.id = config.id;
-        j.ttl = config.ttl;
-        j.rmwMaxMs = config.rmwMaxMs;
-        j.seconds = config.seconds;
-        j.retryDelay = config.retryDelay;
-        j.retryJitter = config.retryJitter;
-        j.serverTimeout = config.serverTimeout;
-        j.driftFactor = config.driftFactor;
-        j.counterPath = config.counterPath;
-        j.logPath = config.logPath;
-        return runJobWorker(j);
-    }
+    if (config.job)
+        return runJobWorker(config);
     Worker worker(config);
     QTimer::singleShot(0, &worker, [&worker] { worker.start(); });
     return app.exec();
