@@ -20,7 +20,7 @@ modes (each prints one JSON line on stdout):
   suite       everything below plus the references; prints the markdown table
               --json FILE  --scale-seconds 60  --scale-locks 10000  --samples 3000
               --seconds 3  --repeat 5  --peers DIR  --no-node  --no-callgrind
-              --dispatchers default,unix
+              --dispatchers default,unix  --no-push  --push-seconds 6
   latency     uncontended acquire time, one lock at a time
               --servers N  --samples 5000  --warmup 300  --proxy-delays 1,2,4
               --bare (also a plain QTcpSocket fan-out)  --floor (also blocking sockets)
@@ -32,6 +32,7 @@ modes (each prints one JSON line on stdout):
   fair-handoff  N processes, one resource, defaults; each holds --hold-ms 100 and wants it
               again --again-ms 50 after its release: release-to-grant, share of releases to
               a waiter, split-vote rounds per handoff  --procs 2  --seconds 5
+              --peer node: node-redlock's contenders instead (peers/redlock-handoff.js)
   wait-load   --waiters 100 wait on one held lock: server commands/s (INFO commandstats)
   loss        --kind delete|restart: a quorum of the holder's keys deleted / a majority of
               servers restarted empty: time to lost()  --repeat 5

@@ -4,7 +4,8 @@
 
 // lockbench modes of push coordination (LockManager::notifications):
 //   fair-handoff  N processes contend for one resource with the defaults; release-to-grant,
-//                 share of releases to a waiter, split-vote rounds per handoff
+//                 share of releases to a waiter, split-vote rounds per handoff (--peer node:
+//                 the contenders are node-redlock's, peers/redlock-handoff.js)
 //   wait-load     100 waiters wait on one held lock: commands/s the servers receive
 //   loss          a holder's keys deleted on a quorum, or a majority restarted empty: time to lost()
 // Every mode takes --no-notifications for the polling figures.
@@ -159,22 +160,30 @@ int runFairHandoff(const Options &options)
                          QStringLiteral("--again-ms"), options.value(QStringLiteral("again-ms"), QStringLiteral("50")) };
     if (options.has(QStringLiteral("no-notifications")))
         common << QStringLiteral("--no-notifications");
+    // --peer node: the same contenders written with node-redlock (peers/redlock-handoff.js).
+    const bool node = options.value(QStringLiteral("peer")) == QLatin1String("node");
+    const QString peerScript = options.value(QStringLiteral("peers"), QStringLiteral(LOCKBENCH_PEERS_DIR))
+            + QStringLiteral("/redlock-handoff.js");
     std::vector<std::unique_ptr<QProcess>> children;
     for (int i = 0; i < procs; ++i) {
         auto p = std::make_unique<QProcess>();
         p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        p->start(QCoreApplication::applicationFilePath(), QStringList { QStringLiteral("fair-handoff-child") } + common);
+        if (node)
+            p->start(QStringLiteral("node"), QStringList { peerScript } + common);
+        else
+            p->start(QCoreApplication::applicationFilePath(), QStringList { QStringLiteral("fair-handoff-child") } + common);
         children.push_back(std::move(p));
     }
     struct Event { qint64 ns; int proc; char kind; };
     std::vector<Event> all;
-    int splits = 0;
+    int splits = 0; // -1: a contender cannot tell (node-redlock reports no per-server votes)
     for (int i = 0; i < procs; ++i) {
         QProcess &p = *children[size_t(i)];
         if (!p.waitForFinished(int(seconds * 1000) + 90000) || p.exitCode() != 0)
             fail(QStringLiteral("fair-handoff child failed"));
         const QJsonObject r = QJsonDocument::fromJson(p.readAllStandardOutput().trimmed().split('\n').last()).object();
-        splits += r.value(QStringLiteral("splits")).toInt();
+        const int childSplits = r.value(QStringLiteral("splits")).toInt();
+        splits = splits < 0 || childSplits < 0 ? -1 : splits + childSplits;
         for (const QJsonValue &v : r.value(QStringLiteral("events")).toArray()) {
             const QJsonArray e = v.toArray();
             all.push_back({ qint64(e.at(1).toDouble()), i, char(e.at(0).toString().at(0).toLatin1()) });
@@ -213,11 +222,12 @@ int runFairHandoff(const Options &options)
     QJsonObject out;
     out.insert(QStringLiteral("mode"), QStringLiteral("fair-handoff"));
     out.insert(QStringLiteral("procs"), procs);
-    out.insert(QStringLiteral("notifications"), !options.has(QStringLiteral("no-notifications")));
+    out.insert(QStringLiteral("peer"), node ? QStringLiteral("node-redlock") : QStringLiteral("qredlock"));
+    out.insert(QStringLiteral("notifications"), !node && !options.has(QStringLiteral("no-notifications")));
     out.insert(QStringLiteral("handoffs"), handoffs);
     out.insert(QStringLiteral("release_to_grant"), latencySummary(toGrant));
     out.insert(QStringLiteral("share_to_waiter"), withWaiter ? double(toWaiter) / withWaiter : -1.0);
-    out.insert(QStringLiteral("split_rounds_per_handoff"), handoffs ? double(splits) / handoffs : -1.0);
+    out.insert(QStringLiteral("split_rounds_per_handoff"), handoffs && splits >= 0 ? double(splits) / handoffs : -1.0);
     emitResult(out);
     return 0;
 }
