@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -334,7 +335,7 @@ qint64 BlockingRoundTrip::measureNs()
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
 }
 
-QList<qint64> blockingFanout(const QStringList &urls, int samples, int quorum, const QByteArray &key)
+QList<qint64> blockingFanout(const QStringList &urls, int samples, int quorum, const QByteArray &key, int pauseMs)
 {
     std::vector<int> fds;
     for (const QString &u : urls)
@@ -382,6 +383,8 @@ QList<qint64> blockingFanout(const QStringList &urls, int samples, int quorum, c
     QList<qint64> out;
     out.reserve(samples);
     for (int i = 0; i < samples; ++i) {
+        if (pauseMs > 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
         out.append(round(set, quorum));
         round(del, int(fds.size()));
     }

@@ -132,6 +132,8 @@ private:
 
 // The same rounds over blocking POSIX sockets and poll(), no event loop at all: write to
 // every server, wait for `quorum` replies. The floor any client pays on this machine.
-QList<qint64> blockingFanout(const QStringList &urls, int samples, int quorum, const QByteArray &key);
+// With pauseMs, every round comes after that long a sleep (the machine idle in between, as
+// it is before a handoff after a long hold).
+QList<qint64> blockingFanout(const QStringList &urls, int samples, int quorum, const QByteArray &key, int pauseMs = 0);
 
 } // namespace LockBench

@@ -24,6 +24,7 @@ modes (each prints one JSON line on stdout):
   latency     uncontended acquire time, one lock at a time
               --servers N  --samples 5000  --warmup 300  --proxy-delays 1,2,4
               --bare (also a plain QTcpSocket fan-out)  --floor (also blocking sockets)
+              --floor-pause-ms P (also the floor of rounds after P ms idle)  --floor-idle-samples 20
   throughput  acquire+release cycles/s  --inflight 64  --seconds 3  --servers 3
   handoff     one resource, several processes  --procs 4  --seconds 5
               --retry-delay 2  --retry-jitter 2  --hold-ms 0

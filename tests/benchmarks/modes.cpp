@@ -248,6 +248,12 @@ int runLatency(const Options &options)
         blockingFanout(urls, warmup, 1, "lockbench:floor:warm");
         out.insert(QStringLiteral("floor"), latencySummary(blockingFanout(urls, samples, int(urls.size()) / 2 + 1,
                                                                          uniqueKey("floor").toUtf8())));
+        // --floor-pause-ms P: also the floor of rounds that each follow P ms of idleness.
+        const int pause = options.intValue(QStringLiteral("floor-pause-ms"), 0);
+        if (pause > 0)
+            out.insert(QStringLiteral("floor_idle"),
+                       latencySummary(blockingFanout(urls, options.intValue(QStringLiteral("floor-idle-samples"), 20),
+                                                     int(urls.size()) / 2 + 1, uniqueKey("floor-idle").toUtf8(), pause)));
     }
     if (!delays.isEmpty()) {
         // Round trip of one SET NX PX to each server alone, through its proxy.

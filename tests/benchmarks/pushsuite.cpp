@@ -44,7 +44,8 @@ QJsonObject measurePush(const Options &options, const QStringList &urls, const C
     progress(QStringLiteral("push: the quorum floor (blocking sockets), the handoff's reference"));
     r.insert(QStringLiteral("floor"),
              runChild({ QStringLiteral("latency"), QStringLiteral("--urls"), joined, QStringLiteral("--samples"),
-                        QStringLiteral("1000"), QStringLiteral("--warmup"), QStringLiteral("100"), QStringLiteral("--floor") },
+                        QStringLiteral("1000"), QStringLiteral("--warmup"), QStringLiteral("100"), QStringLiteral("--floor"),
+                        QStringLiteral("--floor-pause-ms"), QStringLiteral("300") },
                       ChildTimeoutMs));
     for (int procs : { 2, 16 }) {
         // The shape: each contender holds 300 ms and wants the lock again 50 ms after
@@ -98,7 +99,11 @@ QString pushTable(const QJsonObject &push)
                          const QString &target, const QString &result) {
         md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 |\n").arg(figure, p, poll, node, target, result);
     };
+    // The floor as the other tables take it (rounds back to back), and the same rounds each
+    // after 300 ms of idleness: the state the machine is in when a hold of 300 ms ends. The
+    // target is judged on the first.
     const double floorUs = num(push, QStringLiteral("floor.floor.p50_us"));
+    const double idleFloorUs = num(push, QStringLiteral("floor.floor_idle.p50_us"));
     for (int procs : { 2, 16 }) {
         const QJsonObject h = push.value(QStringLiteral("handoff_%1").arg(procs)).toObject();
         const auto of = [&](const char *who, const QString &path) { return num(h.value(QLatin1String(who)).toObject(), path); };
@@ -112,7 +117,9 @@ QString pushTable(const QJsonObject &push)
             fmtUs(pushP50) + QStringLiteral(" = ") + fmtRatio(floorUs > 0 ? pushP50 / floorUs : -1) + QStringLiteral(" floor"),
             fmtUs(of("polling", p50)),
             hasNode ? fmtUs(nodeP50) + QStringLiteral(" (push: 1/%1)").arg(nodeP50 / pushP50, 0, 'f', 0) : QStringLiteral("not run"),
-            QStringLiteral("≤ 10× the quorum floor (%1), ≤ 1/20 of node-redlock").arg(fmtUs(floorUs)), passText(p50ok));
+            QStringLiteral("≤ 10× the quorum floor (%1; after 300 ms idle, as a handoff comes: %2 = %3), ≤ 1/20 of node-redlock")
+                    .arg(fmtUs(floorUs), fmtUs(idleFloorUs), fmtRatio(idleFloorUs > 0 ? pushP50 / idleFloorUs : -1)),
+            passText(p50ok));
         const double pushP99 = of("push", p99);
         row(what + QStringLiteral(": release to grant, p99"), fmtUs(pushP99), fmtUs(of("polling", p99)),
             hasNode ? fmtUs(of("node", p99)) : QStringLiteral("not run"),
