@@ -318,6 +318,7 @@ void DistributedLockPrivate::startAttempt()
     subscribing = false;
     attemptInFlight = true;
     wokenDuringAttempt = false;
+    changedDuringLook = false;
     // The first attempt is the plain one (the uncontended path); a waiter's attempts queue it.
     const bool queue = waitId != 0 && pushEnabled();
     queued = queued || queue;
@@ -455,7 +456,12 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
                 retryTimer.start(LockManagerPrivate::SubscribeWaitMs, Qt::PreciseTimer);
                 return;
             }
+            if (changedDuringLook && !wokenDuringAttempt) { // the keys changed since it read them
+                startProbe();
+                return;
+            }
             delay = waitPause();
+            attemptDueNs = monotonicNs() + qint64(delay) * NsPerMs;
         }
         startRetryTimer(delay);
         return;

@@ -41,6 +41,7 @@ public:
     // A waiter's side: a change of the keys it waits for (tracked since its attempt read
     // them) is looked at with a cheap probe, and the pause after a failed look.
     void onWaitKeysChanged();
+    void startProbe();
     void onProbeDecided(QuorumRound &round);
     bool pushCovered() const; // a change that could let us in would be heard of
     int waitPause() const;
@@ -116,11 +117,13 @@ public:
     bool queued = false;          // an attempt of this acquisition queued us on the servers
     bool subscribing = false;     // the next attempt waits for the subscription
     bool attemptInFlight = false;
-    bool wokenDuringAttempt = false;
+    bool wokenDuringAttempt = false; // a release was published meanwhile: attempt at once
+    bool changedDuringLook = false;  // the keys changed meanwhile: look again
     qint64 holderPttl = -1;       // from the last refused queued attempt (or probe)
     quint64 waitWatchId = 0;      // the manager's watch on the keys waited for, 0: none
     bool probing = false;
     qint64 retryDueNs = 0;        // when retryTimer fires, while it is active
+    qint64 attemptDueNs = 0;      // the next attempt a failed one scheduled (looks do not delay it)
     // Holding: the manager's watch on the keys, and the re-check it starts.
     quint64 watchId = 0;
     bool checking = false;

@@ -111,21 +111,28 @@ void DistributedLockPrivate::onWaitKeysChanged()
     if (state != DistributedLock::State::Acquiring || waitId == 0 || subscribing)
         return;
     if (attemptInFlight || probing) {
-        wokenDuringAttempt = true;
+        changedDuringLook = true; // the change may have come after that look read the keys
         return;
     }
     if (!retryTimer.isActive())
         return;
     retryTimer.stop();
+    startProbe();
+}
+
+void DistributedLockPrivate::startProbe()
+{
     LockManagerPrivate *mp = managerPrivate();
     if (keys.size() != 1 || !mp || mp->connections.empty()) {
         startAttempt(); // several keys: the attempt is the look
         return;
     }
     // A look (PTTL, which tracks the key again) rather than an attempt: most changes are the
-    // holder's extensions, and a hundred waiters would each run the queue script for them.
+    // holder's extensions (each server reports its own), and every waiter would run the
+    // queue script for them.
     probing = true;
     wokenDuringAttempt = false;
+    changedDuringLook = false;
     const quint64 gen = ++generation;
     auto round = mp->probe(keys.first());
     QPointer<DistributedLock> self(q);
@@ -140,8 +147,12 @@ void DistributedLockPrivate::onProbeDecided(QuorumRound &round)
     probing = false;
     if (state != DistributedLock::State::Acquiring)
         return;
-    if (round.succeeded() || wokenDuringAttempt) { // free on a quorum, or changed again meanwhile
+    if (round.succeeded() || wokenDuringAttempt) { // free on a quorum, or a release was published
         startAttempt();
+        return;
+    }
+    if (changedDuringLook) { // changed again, perhaps after this look read it
+        startProbe();
         return;
     }
     holderPttl = -1;
@@ -149,7 +160,9 @@ void DistributedLockPrivate::onProbeDecided(QuorumRound &round)
         if (s.result == QuorumRound::Result::Refused)
             holderPttl = std::max(holderPttl, s.pttl);
     }
-    startRetryTimer(waitPause());
+    // No later than the attempt the last one scheduled: attempts refresh our queue entries.
+    const qint64 dueMs = std::max<qint64>(0, (attemptDueNs - monotonicNs()) / 1000000);
+    startRetryTimer(int(std::min<qint64>(waitPause(), dueMs)));
 }
 
 void DistributedLockPrivate::onWake(const QByteArray &payload)

@@ -56,7 +56,7 @@ public:
     // on enough servers, LockNotifier::covers()), it does not poll: it tries again on a
     // release, a change to the keys, the holder's PTTL, a reservation's end, or after this
     // safety net at the latest (jittered down by up to a quarter, never below the polling pause).
-    static constexpr int WaitSafetyNetMs = 10000;
+    static constexpr int WaitSafetyNetMs = 20000;
     int waitSafetyNet() const;
     // How long a waiter's queue entry lives on a server without a new attempt: longer than
     // the longest pause of a live waiter (the safety net, or polling's retryDelay + jitter)
