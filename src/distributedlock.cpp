@@ -225,6 +225,8 @@ void DistributedLockPrivate::onManagerDestroyed()
 {
     waitId = 0; // the manager's notifier went with it
     watchId = 0;
+    waitWatchId = 0;
+    probing = false;
     subscribing = false;
     ++generation;
     extending = false;
@@ -316,6 +318,7 @@ void DistributedLockPrivate::startAttempt()
     subscribing = false;
     attemptInFlight = true;
     wokenDuringAttempt = false;
+    changedDuringLook = false;
     // The first attempt is the plain one (the uncontended path); a waiter's attempts queue it.
     const bool queue = waitId != 0 && pushEnabled();
     queued = queued || queue;
@@ -347,7 +350,14 @@ void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, q
                 d->attemptFailed(errorFor(r), QStringLiteral("lock '%1' not acquired: %2")
                                                       .arg(d->resources.join(u','), d->describeRound(r)), false);
         };
-        cleanup(token, false); // at once, on every server: a SET that is still on its way may land
+        // At once, on every server that did not refuse: a SET that is still on its way may
+        // land. A refusal came from an atomic script (or SET NX) that set nothing of ours.
+        if (mp && !token.isEmpty()) {
+            std::vector<bool> send(round.servers.size());
+            for (size_t i = 0; i < send.size(); ++i)
+                send[i] = round.servers[i].result != QuorumRound::Result::Refused;
+            mp->releaseOn(keys, token, send);
+        }
         if (!round.allAnswered() && !retryAllowed(errorFor(round), mp ? mp->retryDelay : 0)) {
             // The last attempt: its error should say what every server said, not only the
             // first ones to answer (one refusal and one dead server is not yet "held
@@ -412,7 +422,9 @@ bool DistributedLockPrivate::retryAllowed(DistributedLock::Error e, int delayMs)
         return delayMs >= 0 && monotonicNs() < acquireStartNs + qint64(acquireTimeout) * NsPerMs;
     const LockManagerPrivate *mp = managerPrivate();
     const int retries = mp ? mp->retryCount : 0;
-    return retries < 0 || attempts <= retries;
+    // A waiter is charged in time, not in attempts: wake-ups are free (see chargedAttempts()).
+    const int used = waitId != 0 && mp ? mp->chargedAttempts(monotonicNs() - acquireStartNs, attempts) : attempts;
+    return retries < 0 || used <= retries;
 }
 
 void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message, bool needsCleanup)
@@ -444,13 +456,14 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
                 retryTimer.start(LockManagerPrivate::SubscribeWaitMs, Qt::PreciseTimer);
                 return;
             }
-            // Woken while that attempt was out: the release may have come after it read the
-            // keys. Otherwise the holder's PTTL or retryDelay, whichever ends first.
-            delay = wokenDuringAttempt ? 0 : managerPrivate()->waitRetryDelay(holderPttl);
-            if (leftMs >= 0)
-                delay = int(std::min<qint64>(delay, leftMs));
+            if (changedDuringLook && !wokenDuringAttempt) { // the keys changed since it read them
+                startProbe();
+                return;
+            }
+            delay = waitPause();
+            attemptDueNs = monotonicNs() + qint64(delay) * NsPerMs;
         }
-        retryTimer.start(delay, Qt::PreciseTimer);
+        startRetryTimer(delay);
         return;
     }
     endWait();
@@ -473,6 +486,7 @@ void DistributedLockPrivate::becomeLocked()
 {
     endWait();
     startWatch();
+    readWatchedKeys();
     setError(DistributedLock::Error::NoError, QString()); // failed attempts before this one are history
     expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer);
     if (autoExtend)
@@ -814,6 +828,7 @@ void DistributedLock::release()
         d->retryTimer.stop();
         d->endWait();
         d->attemptInFlight = false;
+        d->probing = false;
         d->cleanup(d->token);
         d->token.clear();
         Q_EMIT tokenChanged();

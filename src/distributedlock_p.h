@@ -35,6 +35,17 @@ public:
     void startWatch();       // a held lock hears of changes to its keys
     void endWatch();
     void onKeysChanged();
+    // Reads the held keys once (client tracking watches a key once the connection read it;
+    // our own SET did not count) and re-checks if one no longer holds our token.
+    void readWatchedKeys();
+    // A waiter's side: a change of the keys it waits for (tracked since its attempt read
+    // them) is looked at with a cheap probe, and the pause after a failed look.
+    void onWaitKeysChanged();
+    void startProbe();
+    void onProbeDecided(QuorumRound &round);
+    bool pushCovered() const; // a change that could let us in would be heard of
+    int waitPause() const;
+    void startRetryTimer(int ms);
 
     LockManagerPrivate *managerPrivate() const;
     QString validate() const;
@@ -106,8 +117,13 @@ public:
     bool queued = false;          // an attempt of this acquisition queued us on the servers
     bool subscribing = false;     // the next attempt waits for the subscription
     bool attemptInFlight = false;
-    bool wokenDuringAttempt = false;
-    qint64 holderPttl = -1;       // from the last refused queued attempt
+    bool wokenDuringAttempt = false; // a release was published meanwhile: attempt at once
+    bool changedDuringLook = false;  // the keys changed meanwhile: look again
+    qint64 holderPttl = -1;       // from the last refused queued attempt (or probe)
+    quint64 waitWatchId = 0;      // the manager's watch on the keys waited for, 0: none
+    bool probing = false;
+    qint64 retryDueNs = 0;        // when retryTimer fires, while it is active
+    qint64 attemptDueNs = 0;      // the next attempt a failed one scheduled (looks do not delay it)
     // Holding: the manager's watch on the keys, and the re-check it starts.
     quint64 watchId = 0;
     bool checking = false;

@@ -32,6 +32,13 @@ void DistributedLockPrivate::startWaiting()
         const quint64 id = QRandomGenerator::global()->generate64();
         waiterId = QByteArray::number(id, 16).rightJustified(16, '0');
     }
+    // The keys are watched too (tracked once an attempt read them): a foreign client's
+    // release, a key that expires or is overwritten wakes us, though nothing is published.
+    // Before the wait: tracking goes on before the attempt that follows the confirmation.
+    waitWatchId = mp->notifier->addWatch(keys, [self](int) {
+        if (self)
+            self->d->onWaitKeysChanged();
+    });
     waitId = mp->notifier->addWait(
             LockManagerPrivate::channelsFor(keys),
             [self, gen] {
@@ -52,20 +59,130 @@ void DistributedLockPrivate::startWaiting()
 void DistributedLockPrivate::endWait()
 {
     subscribing = false;
+    probing = false;
+    LockManagerPrivate *mp = managerPrivate();
+    if (waitWatchId != 0 && mp)
+        mp->notifier->removeWatch(waitWatchId);
+    waitWatchId = 0;
     if (waitId == 0)
         return;
-    if (LockManagerPrivate *mp = managerPrivate())
+    if (mp)
         mp->notifier->removeWait(waitId);
     waitId = 0;
+}
+
+bool DistributedLockPrivate::pushCovered() const
+{
+    // Taking the lock needs a change on a quorum of servers; every quorum includes a
+    // covered server when more than size - quorum are covered, so we hear of that change.
+    const LockManagerPrivate *mp = managerPrivate();
+    if (waitId == 0 || !pushEnabled())
+        return false;
+    const int n = mp->notifier->serverCount();
+    int covered = 0;
+    for (int i = 0; i < n; ++i)
+        covered += mp->notifier->covers(waitId, i) ? 1 : 0;
+    return n > 0 && covered > n - mp->quorum();
+}
+
+int DistributedLockPrivate::waitPause() const
+{
+    // Woken while that attempt (or look) was out: the change may have come after it read
+    // the keys. Otherwise the holder's PTTL, or the safety net (retryDelay when not pushed).
+    const LockManagerPrivate *mp = managerPrivate();
+    qint64 delay = wokenDuringAttempt ? 0 : mp->waitRetryDelay(holderPttl, pushCovered());
+    const qint64 now = monotonicNs();
+    // acquireTimeout, else retryCount in time: the last attempt at that deadline.
+    const qint64 patience = acquireTimeout >= 0 ? qint64(acquireTimeout) * 1000000 : mp->patienceNs();
+    if (patience >= 0)
+        delay = std::min<qint64>(delay, std::max<qint64>(0, (acquireStartNs + patience - now + 999999) / 1000000));
+    return int(delay);
+}
+
+void DistributedLockPrivate::startRetryTimer(int ms)
+{
+    retryDueNs = monotonicNs() + qint64(ms) * 1000000;
+    retryTimer.start(ms, Qt::PreciseTimer);
+}
+
+void DistributedLockPrivate::onWaitKeysChanged()
+{
+    // Before the first queued attempt (subscribing) that attempt reads the keys anyway.
+    if (state != DistributedLock::State::Acquiring || waitId == 0 || subscribing)
+        return;
+    if (attemptInFlight || probing) {
+        changedDuringLook = true; // the change may have come after that look read the keys
+        return;
+    }
+    if (!retryTimer.isActive())
+        return;
+    retryTimer.stop();
+    startProbe();
+}
+
+void DistributedLockPrivate::startProbe()
+{
+    LockManagerPrivate *mp = managerPrivate();
+    if (keys.size() != 1 || !mp || mp->connections.empty()) {
+        startAttempt(); // several keys: the attempt is the look
+        return;
+    }
+    // A look (PTTL, which tracks the key again) rather than an attempt: most changes are the
+    // holder's extensions (each server reports its own), and every waiter would run the
+    // queue script for them.
+    probing = true;
+    wokenDuringAttempt = false;
+    changedDuringLook = false;
+    const quint64 gen = ++generation;
+    auto round = mp->probe(keys.first());
+    QPointer<DistributedLock> self(q);
+    round->onDecided = [self, gen](QuorumRound &r) {
+        if (self && self->d->generation == gen)
+            self->d->onProbeDecided(r);
+    };
+}
+
+void DistributedLockPrivate::onProbeDecided(QuorumRound &round)
+{
+    probing = false;
+    if (state != DistributedLock::State::Acquiring)
+        return;
+    if (round.succeeded() || wokenDuringAttempt) { // free on a quorum, or a release was published
+        startAttempt();
+        return;
+    }
+    if (changedDuringLook) { // changed again, perhaps after this look read it
+        startProbe();
+        return;
+    }
+    holderPttl = -1;
+    for (const QuorumRound::Server &s : round.servers) {
+        if (s.result == QuorumRound::Result::Refused)
+            holderPttl = std::max(holderPttl, s.pttl);
+    }
+    // No later than the attempt the last one scheduled: attempts refresh our queue entries.
+    const qint64 dueMs = std::max<qint64>(0, (attemptDueNs - monotonicNs()) / 1000000);
+    startRetryTimer(int(std::min<qint64>(waitPause(), dueMs)));
 }
 
 void DistributedLockPrivate::onWake(const QByteArray &payload)
 {
     if (state != DistributedLock::State::Acquiring)
         return;
-    // The release reserved the keys for another waiter: its turn, not ours.
-    if (!payload.isEmpty() && payload != waiterId)
+    // The release reserved the keys for another waiter: its turn, not ours, until its
+    // reservation ends at the latest (a dead head's turn passes then).
+    if (!payload.isEmpty() && payload != waiterId) {
+        const LockManagerPrivate *mp = managerPrivate();
+        const int hold = mp ? mp->reservationMs() + 1 : 0;
+        if (!attemptInFlight && !probing && !subscribing && retryTimer.isActive()
+            && retryDueNs > monotonicNs() + qint64(hold) * 1000000)
+            startRetryTimer(hold);
         return;
+    }
+    if (probing) {
+        wokenDuringAttempt = true; // the look's decision starts the attempt
+        return;
+    }
     if (attemptInFlight) {
         wokenDuringAttempt = true; // that attempt may have been read before the release
         return;
@@ -96,6 +213,30 @@ void DistributedLockPrivate::endWatch()
     if (LockManagerPrivate *mp = managerPrivate())
         mp->notifier->removeWatch(watchId);
     watchId = 0;
+}
+
+void DistributedLockPrivate::readWatchedKeys()
+{
+    LockManagerPrivate *mp = managerPrivate();
+    if (watchId == 0 || !mp || mp->connections.empty())
+        return;
+    if (keys.size() != 1) {
+        onKeysChanged(); // the check reads every key
+        return;
+    }
+    const quint64 gen = generation;
+    auto round = mp->readKey(keys.first());
+    QPointer<DistributedLock> self(q);
+    round->onDecided = [self, gen](QuorumRound &r) {
+        if (!self || self->d->generation != gen)
+            return;
+        for (const QuorumRound::Server &s : r.servers) {
+            if (s.result == QuorumRound::Result::Granted && s.value.string != self->d->token) {
+                self->d->onKeysChanged(); // changed before it was tracked
+                return;
+            }
+        }
+    };
 }
 
 void DistributedLockPrivate::onKeysChanged()

@@ -86,6 +86,28 @@ Result classifyQueued(const RedisReply &reply, QuorumRound::Server &s)
     return Result::Error;
 }
 
+// PTTL: -2 (no key) is Granted (free), anything else Refused with the PTTL (-1: no expiry).
+Result classifyProbe(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    if (reply.value.type != RedisValue::Type::Integer) {
+        s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to PTTL") : reply.errorString;
+        return Result::Error;
+    }
+    s.pttl = reply.value.integer;
+    return s.pttl == -2 ? Result::Granted : Result::Refused;
+}
+
+// GET: the value (nil included), Granted wherever the server answered.
+Result classifyValue(const RedisReply &reply, QuorumRound::Server &s)
+{
+    if (!reply.ok())
+        return failureResult(reply, s);
+    s.value = reply.value;
+    return Result::Granted;
+}
+
 Result classifyExtend(const RedisReply &reply, QuorumRound::Server &s)
 {
     if (reply.ok() && reply.value.isInteger(2))
@@ -377,8 +399,26 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray>
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
                                                classifyRelease);
     runScript(round, releaseScript, withQueues(keys),
-              { token, QByteArray::number(waiterEntryTtl()), leavingWaiter, QByteArray(ReleaseChannelSuffix) });
+              { token, QByteArray::number(reservationMs()), leavingWaiter, QByteArray(ReleaseChannelSuffix) });
     return round;
+}
+
+void LockManagerPrivate::releaseOn(const QList<QByteArray> &keys, const QByteArray &token,
+                                   const std::vector<bool> &send)
+{
+    std::vector<RedisConnection *> some;
+    for (size_t i = 0; i < connections.size(); ++i) {
+        if (i >= send.size() || send[i])
+            some.push_back(connections[i]);
+    }
+    if (some.empty())
+        return;
+    auto round = std::make_shared<QuorumRound>(int(some.size()), int(some.size()), QuorumRound::Mode::All,
+                                               classifyRelease);
+    QuorumRound::startScript(round, some, releaseScript, withQueues(keys),
+                             { token, QByteArray::number(reservationMs()), QByteArray(),
+                               QByteArray(ReleaseChannelSuffix) },
+                             serverTimeout);
 }
 
 std::shared_ptr<QuorumRound> LockManagerPrivate::acquireQueued(const QList<QByteArray> &keys, const QByteArray &token,
@@ -392,7 +432,8 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::acquireQueued(const QList<QByte
         all << withCounters(keys).mid(keys.size());
     runScript(round, acquireQueuedScript, all,
               { token, QByteArray::number(ttlMs), waiterId, QByteArray::number(arrivalMs),
-                QByteArray::number(waiterEntryTtl()), fencing ? QByteArrayLiteral("1") : QByteArrayLiteral("0") });
+                QByteArray::number(waiterEntryTtl()), fencing ? QByteArrayLiteral("1") : QByteArrayLiteral("0"),
+                QByteArray::number(reservationMs()) });
     return round;
 }
 
@@ -401,6 +442,22 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::check(const QList<QByteArray> &
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
                                                classifyFlag);
     runScript(round, checkScript, keys, { token });
+    return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::probe(const QByteArray &key)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::Quorum,
+                                               classifyProbe);
+    run(round, { QByteArrayLiteral("PTTL"), key });
+    return round;
+}
+
+std::shared_ptr<QuorumRound> LockManagerPrivate::readKey(const QByteArray &key)
+{
+    auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
+                                               classifyValue);
+    run(round, { QByteArrayLiteral("GET"), key });
     return round;
 }
 
@@ -428,17 +485,43 @@ QList<QByteArray> LockManagerPrivate::channelsFor(const QList<QByteArray> &keys)
     return channels;
 }
 
+int LockManagerPrivate::waitSafetyNet() const
+{
+    return std::max(WaitSafetyNetMs, retryDelay + retryJitter);
+}
+
 int LockManagerPrivate::waiterEntryTtl() const
 {
-    // Outlives the longest pause between two attempts of a live waiter (retryDelay + jitter,
-    // plus a round that timed out), so only dead waiters drop out of the queue.
+    return waitSafetyNet() + 2 * serverTimeout + 100;
+}
+
+int LockManagerPrivate::reservationMs() const
+{
     return 2 * (retryDelay + retryJitter + serverTimeout) + 100;
 }
 
-int LockManagerPrivate::waitRetryDelay(qint64 holderPttlMs) const
+int LockManagerPrivate::waitRetryDelay(qint64 holderPttlMs, bool pushed) const
 {
-    const int delay = jitteredRetryDelay();
+    int delay = jitteredRetryDelay();
+    if (pushed) {
+        const int net = waitSafetyNet();
+        delay = std::max(delay, net - int(QRandomGenerator::global()->bounded(net / 4 + 1)));
+    }
     return holderPttlMs >= 0 && holderPttlMs + 1 < delay ? int(holderPttlMs + 1) : delay;
+}
+
+int LockManagerPrivate::chargedAttempts(qint64 waitedNs, int madeAttempts) const
+{
+    if (retryDelay <= 0)
+        return madeAttempts;
+    return int(std::min<qint64>(INT_MAX, 1 + waitedNs / (qint64(retryDelay) * 1000000)));
+}
+
+qint64 LockManagerPrivate::patienceNs() const
+{
+    if (retryCount < 0 || retryDelay <= 0)
+        return -1;
+    return qint64(retryCount) * retryDelay * 1000000;
 }
 
 void LockManagerPrivate::startInspection(LockInspection *job, const QString &resource)
@@ -494,7 +577,7 @@ void LockManagerPrivate::startForcedRelease(LockInspection *job, const QString &
         };
         runScript(inspect, inspectScript, withCounters(keysFor({ resource })), {});
     };
-    runScript(release, forceReleaseScript, keys, { token });
+    runScript(release, forceReleaseScript, keys, { token, QByteArray(ReleaseChannelSuffix) });
 }
 
 QStringList LockManagerPrivate::printableUrls() const

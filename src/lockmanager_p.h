@@ -52,12 +52,30 @@ public:
     // ---- waiting (the rest of the timing policy) ----
     // The longest a waiter waits for its SUBSCRIBE confirmations before its next attempt.
     static constexpr int SubscribeWaitMs = 5;
-    // How long a waiter's queue entry lives on a server without a new attempt; also the
-    // longest a released key stays reserved for the head of its queue.
+    // While a waiter is woken by pushes (its release channels subscribed and its keys tracked
+    // on enough servers, LockNotifier::covers()), it does not poll: it tries again on a
+    // release, a change to the keys, the holder's PTTL, a reservation's end, or after this
+    // safety net at the latest (jittered down by up to a quarter, never below the polling pause).
+    static constexpr int WaitSafetyNetMs = 20000;
+    int waitSafetyNet() const;
+    // How long a waiter's queue entry lives on a server without a new attempt: longer than
+    // the longest pause of a live waiter (the safety net, or polling's retryDelay + jitter)
+    // plus a round that timed out, so only dead waiters drop out of the queue.
     int waiterEntryTtl() const;
+    // The longest a freed key stays reserved for the head of its queue, and the longest the
+    // head's entry lives on after that: a dead head blocks the queue for this long at most.
+    // Covers a polling head's pause (retryDelay + jitter) and a timed-out round.
+    int reservationMs() const;
     // The pause of a waiter after a refused attempt: the holder's remaining PTTL when that
-    // is shorter than the jittered retryDelay (a wake-up on release cuts it short).
-    int waitRetryDelay(qint64 holderPttlMs) const;
+    // is shorter than the longest pause (the safety net when pushed, else the jittered
+    // retryDelay); a wake-up cuts it short.
+    int waitRetryDelay(qint64 holderPttlMs, bool pushed) const;
+    // A waiter's attempts as retryCount counts them: in time, as polling would have made
+    // them (1 + retryDelays since acquire() began), so that wake-ups cost no retries and a
+    // waiter gives up when a polling one would have. waitedNs: since acquire() began.
+    int chargedAttempts(qint64 waitedNs, int madeAttempts) const;
+    // The wait since acquire() began after which chargedAttempts() exceeds retryCount (-1: never).
+    qint64 patienceNs() const;
     void checkServerIdentities();
     qint64 driftMarginNs(int ttlMs) const;
     // ---- the key schema: every rule once, here (lockmanager.cpp) ----
@@ -94,6 +112,16 @@ public:
                                                bool fencing, const QByteArray &waiterId, qint64 arrivalMs);
     // Granted where every key still holds token.
     std::shared_ptr<QuorumRound> check(const QList<QByteArray> &keys, const QByteArray &token);
+    // A waiter's look at a single key after a change was reported: PTTL (which also tracks
+    // the key again for the connection). Granted where the key is gone, else Refused with
+    // Server::pttl (-1: no expiry).
+    std::shared_ptr<QuorumRound> probe(const QByteArray &key);
+    // GET of one key on every server (Mode::All): Granted with Server::value where it answered.
+    // A held lock's first read of its key, which client tracking needs.
+    std::shared_ptr<QuorumRound> readKey(const QByteArray &key);
+    // The cleanup of a failed attempt, sent only to the servers with send[i] (those that
+    // did not refuse: a refusing server's script set nothing of ours). Fire and forget.
+    void releaseOn(const QList<QByteArray> &keys, const QByteArray &token, const std::vector<bool> &send);
 
     // The job record (jobrecord.cpp). The write needs a quorum of servers on which the lock
     // key of lockResource still holds token and no later occurrence is on record; the read

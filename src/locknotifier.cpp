@@ -285,6 +285,22 @@ quint64 LockNotifier::addWatch(const QList<QByteArray> &keys, ChangeCallback cha
     return id;
 }
 
+bool LockNotifier::covers(quint64 waitId, int index) const
+{
+    const auto w = m_waits.find(waitId);
+    if (!m_enabled || w == m_waits.end() || index < 0 || size_t(index) >= m_servers.size())
+        return false;
+    const Server &s = m_servers[size_t(index)];
+    if (!s.tracking || s.trackingDenied || s.subscribeDenied)
+        return false;
+    for (const QByteArray &name : std::as_const(w->second.channels)) {
+        const auto c = m_channels.constFind(name);
+        if (c == m_channels.constEnd() || size_t(index) >= c->state.size() || c->state[size_t(index)] != Sub::Subscribed)
+            return false;
+    }
+    return true;
+}
+
 void LockNotifier::removeWatch(quint64 id)
 {
     const auto w = m_watches.find(id);
@@ -311,16 +327,16 @@ void LockNotifier::startTracking(int index)
     if (s.subscriberId < 0 || !sub->isReady())
         return; // again once CLIENT ID answered
     s.tracking = true;
-    // Invalidations of every key written by another client arrive on the subscriber
-    // connection (NOLOOP: not our own writes). BCAST needs no read of the keys first.
+    // Invalidations of the keys this connection read arrive on the subscriber connection
+    // (NOLOOP: not for our own writes). Default mode, not BCAST: with BCAST the server does
+    // invalidation work for every write of every client; here only for the keys we watch.
     sub->send({ QByteArrayLiteral("SUBSCRIBE"), QByteArray(InvalidateChannel) }, [](const RedisReply &) { });
     const qint64 redirect = s.subscriberId;
     RedisConnection *main = s.main;
     main->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("TRACKING"), QByteArrayLiteral("OFF") },
                [](const RedisReply &) { });
     main->send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("TRACKING"), QByteArrayLiteral("ON"),
-                 QByteArrayLiteral("REDIRECT"), QByteArray::number(redirect), QByteArrayLiteral("BCAST"),
-                 QByteArrayLiteral("NOLOOP") },
+                 QByteArrayLiteral("REDIRECT"), QByteArray::number(redirect), QByteArrayLiteral("NOLOOP") },
                [this, index, main](const RedisReply &r) {
                    if (size_t(index) >= m_servers.size() || m_servers[size_t(index)].main != main)
                        return;

@@ -6,9 +6,12 @@
 // while something waits or is watched, shared by every lock of the manager:
 //  - waits: release channels (LockManagerPrivate::releaseChannel()) subscribed with SUBSCRIBE,
 //    one channel per command; a `message` on a channel wakes the waits on it;
-//  - watches: keys of held locks; the main connections send their invalidations here
-//    (CLIENT TRACKING ... REDIRECT <this connection's id>), and a watch hears of every
-//    invalidation of its keys, and of every reconnect of a subscriber connection.
+//  - watches: keys of held (or waited-for) locks; the main connections send their
+//    invalidations here (CLIENT TRACKING ON REDIRECT <this connection's id> NOLOOP, default
+//    mode: a key is tracked once the main connection read it, until it changes, so a watch's
+//    owner reads its keys after tracking went on and again after every change; every write
+//    of its own drops the key too), and a watch hears of every invalidation of its keys, and
+//    of every (re)start of tracking on a server: changes before it were not reported.
 // Knows channels, keys and callbacks; nothing about locks. When a server refuses SUBSCRIBE or
 // CLIENT (ACL, an old server) that server is left to polling, said once at warning level.
 #pragma once
@@ -58,6 +61,11 @@ public:
     // only after a change could have been missed).
     quint64 addWatch(const QList<QByteArray> &keys, ChangeCallback changed);
     void removeWatch(quint64 id);
+
+    // Whether a release or a change of the wait's keys on this server reaches the wait: its
+    // channels are subscribed there and tracking is on (the keys count once read after it).
+    bool covers(quint64 waitId, int server) const;
+    int serverCount() const { return int(m_servers.size()); }
 
     // For tests and diagnostics.
     int channelCount() const { return int(m_channels.size()); }

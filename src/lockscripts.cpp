@@ -59,6 +59,7 @@ return 1
 // token beside the renewed ones. A repair never overwrites a key (SET NX), and with fencing
 // happens only where no counter is above our token, which it then raises to ours. The
 // client counts only 1 toward the quorum, so a lock that lapsed is never brought back.
+// Each key is read last: our own write dropped it from the caller's client tracking.
 const char ExtendLua[] = R"lua(
 local fence = tonumber(ARGV[3])
 local n = fence and #KEYS / 2 or #KEYS
@@ -76,6 +77,7 @@ for i = 1, n do
   if redis.call('PEXPIRE', KEYS[i], ARGV[2]) == 0 then
     redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
   end
+  redis.call('PTTL', KEYS[i]) -- read after our write: client tracking watches the key again
 end
 if missing == 0 then return 1 end
 if fence then
@@ -92,7 +94,7 @@ return 2
 // every server orders the same waiters alike) and the same waiters by the server time (ms)
 // at which their entry dies unless an attempt refreshes it. A free key is reserved for the
 // head by the release: its value becomes 'qredlock-handoff:<id>' for at most the head's
-// remaining entry life.
+// remaining entry life; the head's entry then lives no longer than its reservation.
 const char HandoffLua[] = R"lua(
 local function now_ms()
   local t = redis.call('TIME')
@@ -110,9 +112,14 @@ local function reservation(id) return HANDOFF_PREFIX .. id end
 
 // A waiter's attempt. KEYS: n lock keys, their n queues, their n expiry sets, then with
 // fencing their n counters. ARGV: token, ttl, waiter id, arrival score, entry life (ms),
-// '1' with fencing. Takes every key when each is free (no live waiter ahead of us) or
-// reserved for us; otherwise queues us (or refreshes our entry) and returns the longest
-// PTTL of the keys held by others. Returns {granted, pttl (-1: none), highest counter}.
+// '1' with fencing, the longest reservation (ms). Takes every key when each is free (no live
+// waiter ahead of us) or reserved for us; otherwise queues us (or refreshes our entry) and
+// returns the longest PTTL of the keys held by others. A free key whose head is someone else
+// cuts the head's entry to the reservation (a dead head must not hold the queue for a whole
+// entry life; a live one comes back at once, woken by the key's change) and returns when that
+// ends. Returns {granted, pttl (-1: none), highest counter}. Kept short, as every waiter runs
+// it: the queue is purged only where the key is free (where its head matters), and the
+// queue's two keys live twice the entry life, so that most refreshes leave them alone.
 const char AcquireQueuedLua[] = R"lua(
 local fenced = ARGV[6] == '1'
 local n = #KEYS / (fenced and 4 or 3)
@@ -122,11 +129,20 @@ local mine = reservation(id)
 local free, wait, top = true, -1, 0
 for i = 1, n do
   local q, e = KEYS[n + i], KEYS[2 * n + i]
-  purge(q, e, now)
   local v = redis.call('GET', KEYS[i])
   if v == false then
+    purge(q, e, now)
     local head = redis.call('ZRANGE', q, 0, 0)[1]
-    if head and head ~= id then free = false end
+    if head and head ~= id then
+      free = false
+      local cut = now + tonumber(ARGV[7])
+      local ends = tonumber(redis.call('ZSCORE', e, head)) or now
+      if ends > cut then
+        redis.call('ZADD', e, cut, head)
+        ends = cut
+      end
+      if ends - now > wait then wait = ends - now end
+    end
   elseif v ~= mine then
     free = false
     local p = redis.call('PTTL', KEYS[i])
@@ -152,8 +168,10 @@ for i = 1, n do
   local q, e = KEYS[n + i], KEYS[2 * n + i]
   redis.call('ZADD', q, 'NX', ARGV[4], id)
   redis.call('ZADD', e, now + life, id)
-  if redis.call('PTTL', q) < life then redis.call('PEXPIRE', q, life) end
-  if redis.call('PTTL', e) < life then redis.call('PEXPIRE', e, life) end
+  if redis.call('PTTL', e) < life then
+    redis.call('PEXPIRE', q, 2 * life)
+    redis.call('PEXPIRE', e, 2 * life)
+  end
 end
 return {0, wait, top}
 )lua";
@@ -194,7 +212,10 @@ const char ReleaseHandoffLua[] = R"lua(
     if head then
       local left = math.floor((tonumber(redis.call('ZSCORE', e, head)) or now) - now)
       local hold = math.min(left, tonumber(ARGV[2]))
-      if hold > 0 then redis.call('SET', k, reservation(head), 'PX', hold) end
+      if hold > 0 then
+        redis.call('SET', k, reservation(head), 'PX', hold)
+        redis.call('ZADD', e, now + hold, head) -- a dead head holds the queue this long at most
+      end
       redis.pcall('PUBLISH', k .. ARGV[4], head)
     end
   end
@@ -221,14 +242,17 @@ if t ~= 'string' then return {2, t, p, c} end
 return {1, redis.call('GET', KEYS[1]), p, c}
 )lua";
 
-// An operator's release. ARGV[1]: the holder's token, or '' for whatever holds the key.
-// Returns {removed (0/1), the value that was there (or false)}; never deletes a non-string.
+// An operator's release. ARGV[1]: the holder's token, or '' for whatever holds the key;
+// ARGV[2]: the release channel's suffix. Returns {removed (0/1), the value that was there (or
+// false)}; never deletes a non-string. A removal is published with an empty payload (anyone
+// may try; pcall: an ACL that denies PUBLISH leaves the waiters to their timers).
 const char ForceReleaseLua[] = R"lua(
 local t = redis.call('TYPE', KEYS[1]).ok
 if t ~= 'string' then return {0, false} end
 local v = redis.call('GET', KEYS[1])
 if ARGV[1] == '' or v == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  redis.pcall('PUBLISH', KEYS[1] .. ARGV[2], '')
   return {1, v}
 end
 return {0, v}

@@ -541,11 +541,19 @@ void tst_DistributedLock::acquireTimeoutGivesUp()
     QCOMPARE(lock.error(), DistributedLock::Error::Conflict);
     QVERIFY2(lock.errorString().contains(QStringLiteral("attempts")), qPrintable(lock.errorString()));
 
-    // retryCount bounds acquire() when no timeout is set: 1 + 3 attempts.
+    // retryCount bounds acquire() when no timeout is set: polling, 1 + 3 attempts.
     m->setRetryCount(3);
     lock.setAcquireTimeout(-1);
+    m->setNotifications(false);
     QVERIFY(!acquireNow(lock, true));
     QVERIFY2(lock.errorString().contains(QStringLiteral("4 attempts")), qPrintable(lock.errorString()));
+    // A pushed waiter is charged in time (wake-ups are free): it gives up when polling would
+    // have made its last attempt, 3 retry delays after it began, whatever it was woken for.
+    m->setNotifications(true);
+    t.restart();
+    QVERIFY(!acquireNow(lock, true));
+    QVERIFY2(t.elapsed() >= 3 * m->retryDelay(), qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(lock.error(), DistributedLock::Error::Conflict);
 }
 
 void tst_DistributedLock::fencingTokensIncrease()

@@ -9,6 +9,8 @@
 // delete or a majority restart.
 #include "distributedlock_p.h"
 
+#include "lockinspection.h"
+
 #include "lockmanager_p.h"
 #include "rawredisclient.h"
 #include "redisserver.h"
@@ -91,6 +93,11 @@ private Q_SLOTS:
     void unsubscribe_whenWaitsEnd();
     void lost_onForeignDelete();
     void lost_onMajorityRestart();
+    void waitLoad_tenthOfPolling();
+    void foreignDelete_wakesWaiter();
+    void forceRelease_wakesWaiter();
+    void wakeUps_costNoRetries();
+    void tracking_defaultMode_extensionStaysWatched();
 
 private:
     RedisCluster m_cluster;
@@ -407,6 +414,178 @@ void tst_Push::lost_onMajorityRestart()
     QTRY_VERIFY_WITH_TIMEOUT(!lost.isEmpty(), 10000);
     qInfo("majority restart (kill to lost()): %lld ms", qlonglong(t.elapsed()));
     QVERIFY(t.elapsed() < 3000);
+}
+
+namespace {
+// Calls of every command on every server of the cluster (INFO commandstats).
+qint64 commandCalls(RedisCluster &cluster)
+{
+    qint64 total = 0;
+    for (int i = 0; i < cluster.size(); ++i) {
+        const QByteArray info = cluster.at(i).command({ "INFO", "commandstats" }).toByteArray();
+        for (const QByteArray &line : info.split('\n')) {
+            const qsizetype at = line.indexOf("calls=");
+            if (line.startsWith("cmdstat_") && at > 0)
+                total += line.mid(at + 6, line.indexOf(',', at) - at - 6).toLongLong();
+        }
+    }
+    return total;
+}
+
+void setForeign(RedisCluster &cluster, const QByteArray &key)
+{
+    for (int i = 0; i < cluster.size(); ++i)
+        cluster.at(i).command({ "SET", key, "foreign-token", "PX", "60000" });
+}
+} // namespace
+
+void tst_Push::waitLoad_tenthOfPolling()
+{
+    // 20 waiters on one held lock: what the servers receive over a window, polling vs push,
+    // in one run. Pushed waiters do not poll (they are woken), so push is at most a tenth.
+    RedisCluster cluster;
+    QVERIFY2(cluster.start(3), qPrintable(cluster.errorString()));
+    qint64 perSecond[2] = { 0, 0 };
+    for (int push = 0; push < 2; ++push) {
+        const QString resource = QStringLiteral("push-load-%1").arg(push);
+        auto mh = makeManager(cluster.urls(), 100);
+        auto mw = makeManager(cluster.urls(), 100);
+        mw->setNotifications(push == 1);
+        auto holder = makeLock(mh.get(), resource);
+        holder->setAutoExtend(true);
+        QVERIFY(acquireNow(*holder));
+        std::vector<std::unique_ptr<DistributedLock>> waiters;
+        for (int i = 0; i < 20; ++i) {
+            waiters.push_back(makeLock(mw.get(), resource));
+            waiters.back()->acquire();
+        }
+        QTest::qWait(500); // subscriptions and first queued attempts
+        const qint64 c0 = commandCalls(cluster);
+        QElapsedTimer t;
+        t.start();
+        QTest::qWait(2000);
+        const qint64 c1 = commandCalls(cluster);
+        perSecond[push] = (c1 - c0 - cluster.size()) * 1000 / std::max<qint64>(1, t.elapsed());
+        for (auto &w : waiters)
+            QCOMPARE(w->state(), DistributedLock::State::Acquiring);
+        waiters.clear();
+        holder->release();
+    }
+    qInfo("20 waiters: polling %lld commands/s, push %lld commands/s", qlonglong(perSecond[0]),
+          qlonglong(perSecond[1]));
+    QVERIFY(perSecond[0] > 0);
+    QVERIFY2(perSecond[1] * 10 <= perSecond[0], "push waiters load the servers more than a tenth of polling");
+}
+
+void tst_Push::foreignDelete_wakesWaiter()
+{
+    // Another client's lock removed with a plain DEL publishes nothing; the waiter still
+    // hears of it (its key is tracked since its attempt read it), long before retryDelay.
+    auto m = makeManager(m_cluster.urls(), 10000);
+    const QByteArray key = QByteArrayLiteral("push-foreign-delete");
+    setForeign(m_cluster, key);
+    auto b = makeLock(m.get(), QString::fromLatin1(key));
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    QTest::qWait(200);
+    QVERIFY(got.isEmpty());
+    QElapsedTimer t;
+    t.start();
+    for (int i = 0; i < 3; ++i)
+        m_cluster.at(i).command({ "DEL", key });
+    QVERIFY(got.wait(2000));
+    qInfo("foreign DEL to grant: %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 250);
+    b->release();
+}
+
+void tst_Push::forceRelease_wakesWaiter()
+{
+    // An operator's forceRelease publishes (empty payload: anyone may try): the waiter
+    // gets the lock at once, not at its next attempt.
+    auto ma = makeManager(m_cluster.urls(), 10000);
+    auto mb = makeManager(m_cluster.urls(), 10000);
+    auto a = makeLock(ma.get(), QStringLiteral("push-force"));
+    auto b = makeLock(mb.get(), QStringLiteral("push-force"));
+    QVERIFY(acquireNow(*a));
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    QTest::qWait(200);
+    QElapsedTimer t;
+    t.start();
+    QRedlock::LockInspection *job = mb->forceRelease(QStringLiteral("push-force"), QByteArray());
+    QVERIFY(job);
+    QVERIFY(got.wait(2000));
+    qInfo("forceRelease to grant: %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 500);
+    b->release();
+}
+
+void tst_Push::wakeUps_costNoRetries()
+{
+    // retryCount 3 at retryDelay 300: a polling waiter gives up after about 900 ms. Ten
+    // wake-ups (publishes naming nobody) in the first 300 ms must not end it sooner, and the
+    // long safety net must not keep it waiting longer than polling would.
+    auto m = makeManager(m_cluster.urls(), 300);
+    m->setRetryCount(3);
+    const QByteArray key = QByteArrayLiteral("push-retries");
+    setForeign(m_cluster, key);
+    auto b = makeLock(m.get(), QString::fromLatin1(key));
+    QSignalSpy failed(b.get(), &DistributedLock::acquireFailed);
+    QElapsedTimer t;
+    t.start();
+    b->acquire();
+    QTest::qWait(100);
+    const QByteArray channel = LockManagerPrivate::releaseChannel(key);
+    for (int i = 0; i < 10; ++i) {
+        for (int s = 0; s < 3; ++s)
+            m_cluster.at(s).command({ "PUBLISH", channel, "" });
+        QTest::qWait(20);
+    }
+    QTest::qWait(100);
+    QVERIFY2(failed.isEmpty(), "wake-ups burnt the retries");
+    QCOMPARE(b->state(), DistributedLock::State::Acquiring);
+    QVERIFY(failed.wait(5000));
+    qInfo("gave up after %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() >= 850);
+    QVERIFY(t.elapsed() < 2500);
+    QCOMPARE(b->error(), DistributedLock::Error::Conflict);
+    for (int s = 0; s < 3; ++s)
+        m_cluster.at(s).command({ "DEL", key });
+}
+
+void tst_Push::tracking_defaultMode_extensionStaysWatched()
+{
+    // Default-mode tracking (not BCAST): the server tracks only keys we read. A held lock's
+    // extensions write its keys (which drops them from tracking); the extension reads them
+    // again, so a foreign delete after several extensions still ends the lock at once.
+    auto m = makeManager(m_cluster.urls(), 200);
+    auto a = makeLock(m.get(), QStringLiteral("push-track-extend"), 900);
+    a->setAutoExtend(true);
+    QVERIFY(acquireNow(*a));
+    QSignalSpy extended(a.get(), &DistributedLock::extended);
+    QTRY_VERIFY_WITH_TIMEOUT(extended.size() >= 3, 5000);
+    // No main connection tracks in BCAST mode.
+    const QByteArray clients = m_cluster.at(0).command({ "CLIENT", "LIST" }).toByteArray();
+    int tracking = 0;
+    for (const QByteArray &line : clients.split('\n')) {
+        const qsizetype at = line.indexOf(" flags=");
+        if (at < 0)
+            continue;
+        const QByteArray flags = line.mid(at + 7, line.indexOf(' ', at + 7) - at - 7);
+        tracking += flags.contains('t') ? 1 : 0;
+        QVERIFY2(!flags.contains('B'), line.constData());
+    }
+    QVERIFY(tracking >= 1);
+    QSignalSpy lost(a.get(), &DistributedLock::lost);
+    QTest::qWait(100);
+    QElapsedTimer t;
+    t.start();
+    m_cluster.at(0).command({ "DEL", "push-track-extend" });
+    m_cluster.at(1).command({ "DEL", "push-track-extend" });
+    QVERIFY(lost.wait(2000));
+    qInfo("foreign delete after extensions to lost(): %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 200);
 }
 
 QTEST_GUILESS_MAIN(tst_Push)
