@@ -110,6 +110,9 @@ public:
     explicit QmlLockManager(QObject *parent = nullptr);
 };
 
+// fencingToken is a qint64 in C++, a type QML tooling (qmllint, qmlsc) of Qt 6.4 does not
+// know: QML sees it as a number (double), exact up to 2^53, far beyond any counter a
+// server reaches. The C++ property and fencingToken() are unchanged.
 class QmlDistributedLock : public QRedlock::DistributedLock,
                            public QQmlParserStatus
 {
@@ -117,12 +120,14 @@ class QmlDistributedLock : public QRedlock::DistributedLock,
     Q_INTERFACES(QQmlParserStatus)
     QML_NAMED_ELEMENT(DistributedLock)
     Q_PROPERTY(bool active READ qmlActive WRITE setQmlActive NOTIFY activeChanged)
+    Q_PROPERTY(double fencingToken READ qmlFencingToken NOTIFY fencingTokenChanged)
 
 public:
     explicit QmlDistributedLock(QObject *parent = nullptr);
 
     bool qmlActive() const { return m_active.read(this); }
     void setQmlActive(bool on) { m_active.write(this, on); }
+    double qmlFencingToken() const { return double(fencingToken()); }
 
     void classBegin() override { m_active.begin(); }
     void componentComplete() override { m_active.complete(this); }

@@ -11,6 +11,7 @@
 #include <QtCore/QDateTime>
 #include <QtCore/QMetaEnum>
 #include <QtCore/QRandomGenerator>
+#include <QtCore/QThread>
 #include <QtCore/QTimer>
 
 #include <algorithm>
@@ -91,9 +92,67 @@ void DistributedLockPrivate::setState(DistributedLock::State s)
         return;
     const bool wasLocked = state == DistributedLock::State::Locked;
     state = s;
+    const bool lockedChanged = wasLocked != (s == DistributedLock::State::Locked);
+    if (lockedChanged && wasLocked)
+        validityTickTimer.stop();
     Q_EMIT q->stateChanged();
-    if (wasLocked != (s == DistributedLock::State::Locked))
+    if (lockedChanged) {
         Q_EMIT q->lockedChanged();
+        notifyRemainingValidity();
+    }
+}
+
+// ---- remainingValidityChanged() ----------------------------------------------------------
+
+namespace {
+constexpr int SlowTickMs = 1000;      // while more than FastBelowMs are left
+constexpr int FastTickMs = 100;
+constexpr int FastBelowMs = 10000;
+} // namespace
+
+bool DistributedLockPrivate::validityWatched() const
+{
+    static const QMetaMethod signal = QMetaMethod::fromSignal(&DistributedLock::remainingValidityChanged);
+    return q->isSignalConnected(signal);
+}
+
+void DistributedLockPrivate::notifyRemainingValidity()
+{
+    QPointer<DistributedLock> self(q);
+    Q_EMIT q->remainingValidityChanged();
+    if (self)
+        armValidityTick();
+}
+
+// The next emission falls on the next whole second (or tenth of a second, under 10 s) of
+// the remaining validity, so that a countdown shown in s or in tenths changes on time.
+void DistributedLockPrivate::armValidityTick()
+{
+    if (state != DistributedLock::State::Locked || !validityWatched()) {
+        validityTickTimer.stop();
+        return;
+    }
+    const int left = msUntil(validUntilNs);
+    if (left <= 0) {
+        validityTickTimer.stop(); // the expiry timer ends the lock, which emits once more
+        return;
+    }
+    const auto stepAt = [](int ms) { return ms > FastBelowMs ? SlowTickMs : FastTickMs; };
+    int boundary = left - left % stepAt(left); // the next whole step at or below left
+    if (left - boundary < 2) // at (or a ms after) a boundary: the one after it
+        boundary -= stepAt(boundary);
+    if (boundary <= 0) {
+        validityTickTimer.stop(); // the last one is the expiry's
+        return;
+    }
+    validityTickTimer.start(left - boundary, Qt::PreciseTimer);
+}
+
+void DistributedLockPrivate::onValidityTick()
+{
+    if (state != DistributedLock::State::Locked || !validityWatched())
+        return; // nobody listens any more: the timer stays off until someone connects
+    notifyRemainingValidity();
 }
 
 void DistributedLockPrivate::setError(DistributedLock::Error e, const QString &message)
@@ -547,6 +606,10 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
                                      << "server(s) that had lost it";
         setError(DistributedLock::Error::NoError, QString());
         Q_EMIT q->validityChanged();
+        QPointer<DistributedLock> self(q);
+        notifyRemainingValidity();
+        if (!self)
+            return;
         Q_EMIT q->extended();
         return;
     }
@@ -740,6 +803,23 @@ DistributedLock::Error DistributedLock::error() const { return d->error; }
 QString DistributedLock::errorString() const { return d->errorString; }
 int DistributedLock::remainingValidity() const { return d->state == State::Locked ? msUntil(d->validUntilNs) : 0; }
 qint64 DistributedLock::fencingToken() const { return d->fencingToken; }
+
+void DistributedLock::connectNotify(const QMetaMethod &signal)
+{
+    QObject::connectNotify(signal);
+    if (signal != QMetaMethod::fromSignal(&DistributedLock::remainingValidityChanged))
+        return;
+    // Connections may be made from another thread; the timer belongs to this one.
+    QPointer<DistributedLock> self(this);
+    auto start = [self] {
+        if (self && !self->d->validityTickTimer.isActive())
+            self->d->armValidityTick();
+    };
+    if (QThread::currentThread() == thread())
+        start();
+    else
+        QMetaObject::invokeMethod(this, start, Qt::QueuedConnection);
+}
 QByteArray DistributedLock::token() const { return d->token; }
 
 QList<DistributedLock::ServerOutcome> DistributedLock::serverOutcomes() const

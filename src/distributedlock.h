@@ -49,7 +49,7 @@ class QREDLOCK_EXPORT DistributedLock : public QObject
     Q_PROPERTY(bool locked READ isLocked NOTIFY lockedChanged)
     Q_PROPERTY(Error error READ error NOTIFY errorChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY errorChanged)
-    Q_PROPERTY(int remainingValidity READ remainingValidity NOTIFY validityChanged)
+    Q_PROPERTY(int remainingValidity READ remainingValidity NOTIFY remainingValidityChanged)
     Q_PROPERTY(qint64 fencingToken READ fencingToken NOTIFY fencingTokenChanged)
     Q_PROPERTY(QByteArray token READ token NOTIFY tokenChanged)
     Q_PROPERTY(QVariantList serverStatus READ serverStatus NOTIFY serverStatusChanged)
@@ -124,7 +124,9 @@ public:
     bool isLocked() const;
     Error error() const;           //!< of the latest call only: NoError after a success
     QString errorString() const;
-    int remainingValidity() const; //!< ms left while Locked, else 0
+    //! ms left while Locked, else 0. Its NOTIFY signal, remainingValidityChanged(), also
+    //! fires while the lock is held, so that a binding shows a live countdown.
+    int remainingValidity() const;
     qint64 fencingToken() const;   //!< -1 unless fencing and Locked (kept after release for logs)
     QByteArray token() const;      //!< the random value stored in Redis (hex), empty if none
 
@@ -162,7 +164,16 @@ Q_SIGNALS:
     void lockedChanged();
     void errorOccurred(QRedlock::DistributedLock::Error error);
     void errorChanged();
+    //! The validity was set by an event: the lock was acquired or extended, or it ended
+    //! (released, lost, expired). Not emitted as time passes; see remainingValidityChanged().
     void validityChanged();
+    //! The NOTIFY signal of remainingValidity, for live countdowns in bindings. Emitted on every
+    //! change of state to or from Locked and on every extension, and while Locked as time
+    //! passes: once a second while more than 10 s are left, every 100 ms below that (at the
+    //! whole seconds, or tenths of a second, of the remaining validity). The periodic emission
+    //! runs only while the lock is Locked and something is connected to this signal (a QML
+    //! binding on remainingValidity counts): a lock nobody watches runs no timer for it.
+    void remainingValidityChanged();
     void fencingTokenChanged();
     void tokenChanged();
     void serverStatusChanged();
@@ -173,6 +184,11 @@ Q_SIGNALS:
     void fencingChanged();
     void acquireTimeoutChanged();
     void activeChanged();
+
+protected:
+    //! Starts the periodic remainingValidityChanged() of a held lock when the first receiver
+    //! connects to it (a reimplementation must call this one).
+    void connectNotify(const QMetaMethod &signal) override;
 
 private:
     friend class DistributedLockPrivate;

@@ -66,6 +66,11 @@ public:
     void finishRelease();
     void stopTimers();
     void setState(DistributedLock::State s);
+    // remainingValidityChanged(): now, and the periodic one while Locked and watched.
+    void notifyRemainingValidity();
+    void armValidityTick();
+    void onValidityTick();
+    bool validityWatched() const;
     void setError(DistributedLock::Error e, const QString &message);
     void emitErrorLater(DistributedLock::Error e, const QString &message, bool acquireFailed);
     void trackRound(const std::shared_ptr<QuorumRound> &round);
@@ -108,6 +113,7 @@ public:
     LockTimer expiryTimer { [this] { onExpiryTimer(); } };
     LockTimer extendTimer { [this] { startExtension(); } };
     LockTimer retryTimer { [this] { onRetryTimer(); } };
+    LockTimer validityTickTimer { [this] { onValidityTick(); } };
     std::shared_ptr<QuorumRound> lastRound;
 
     // Waiting: one id per acquire() in the servers' queues, ordered by arrivalMs.

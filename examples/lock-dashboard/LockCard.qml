@@ -42,19 +42,14 @@ Rectangle {
         onReleased: card.message("released " + resource)
     }
 
-    // remainingValidity is a snapshot; read it often for a smooth countdown. The servers'
-    // answers too: a round is decided at quorum, the slower servers' answers come after.
-    property int remaining: 0
-    property var outcomes: []
-    Timer {
-        interval: 50
-        repeat: true
-        running: true
-        onTriggered: {
-            card.remaining = lock.remainingValidity
-            // Each entry carries its colour: a delegate reads only its own modelData.
-            card.outcomes = lock.serverStatus.map(o => Object.assign({ color: card.resultColors[o.result] || "#9e9e9e" }, o))
-        }
+    // Both are live without polling: remainingValidity notifies every second while more
+    // than 10 s are left and every 100 ms below; serverStatus notifies on each server's
+    // answer (a round is decided at quorum, the slower servers' answers come after).
+    readonly property int remaining: lock.remainingValidity
+    // Each entry carries its colour: a delegate reads only its own modelData.
+    readonly property var outcomes: card.withColours(lock.serverStatus)
+    function withColours(list) {
+        return Array.from(list, o => Object.assign({ color: card.resultColors[o.result] || "#9e9e9e" }, o))
     }
     // While we do not hold it: who does, and for how long (an inspection every second).
     property string holderText: ""
@@ -136,7 +131,9 @@ Rectangle {
                 }
                 Label {
                     anchors.centerIn: parent
-                    text: lock.locked ? qsTr("valid for %1 s").arg((card.remaining / 1000).toFixed(1)) : qsTr("not held")
+                    // Whole seconds above 10 s, tenths below: the rates at which remaining changes.
+                    text: lock.locked ? qsTr("valid for %1 s").arg((card.remaining / 1000).toFixed(card.remaining > 10000 ? 0 : 1))
+                                      : qsTr("not held")
                     color: "#263238"
                 }
             }

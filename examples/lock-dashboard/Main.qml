@@ -3,6 +3,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 
 // The dashboard window: a header with the servers' connections, one card per lock.
+// Bound: the delegates see only their required properties and this file's ids (qmllint
+// checks each access).
+pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -11,7 +14,7 @@ import QRedlock
 ApplicationWindow {
     id: window
     // From main.cpp (setInitialProperties): the command line, and where to report.
-    required property list<string> servers
+    required property var servers    // a QStringList, as LockManager.servers (qmllint: not list<string>)
     required property list<string> lockNames
     required property int ttl
     required property bool autoAcquire
@@ -60,6 +63,7 @@ ApplicationWindow {
                 Repeater {
                     model: lockManager.serverStatus
                     delegate: Rectangle {
+                        id: serverChip
                         required property var modelData
                         width: serverText.implicitWidth + 30
                         height: 24
@@ -71,14 +75,15 @@ ApplicationWindow {
                             width: 10
                             height: 10
                             radius: 5
-                            color: modelData.connected ? "#66bb6a" : "#ef5350"
+                            color: serverChip.modelData.connected ? "#66bb6a" : "#ef5350"
                         }
                         Label {
                             id: serverText
                             x: 24
                             anchors.verticalCenter: parent.verticalCenter
-                            text: modelData.url + " · " + modelData.state.toLowerCase()
-                                  + (modelData.lastError && !modelData.connected ? " · " + modelData.lastError : "")
+                            text: serverChip.modelData.url + " · " + serverChip.modelData.state.toLowerCase()
+                                  + (serverChip.modelData.lastError && !serverChip.modelData.connected
+                                     ? " · " + serverChip.modelData.lastError : "")
                             color: "white"
                             font.pixelSize: 12
                         }
@@ -97,15 +102,16 @@ ApplicationWindow {
         Repeater {
             model: window.lockNames
             delegate: LockCard {
+                id: lockCard
                 required property string modelData
                 Layout.fillWidth: true
-                resource: modelData
+                resource: lockCard.modelData
                 manager: lockManager
                 ttl: window.ttl
                 acquireAtStart: window.autoAcquire
-                onLockedChanged: window.lockedCount += locked ? 1 : -1
+                onLockedChanged: window.lockedCount += lockCard.locked ? 1 : -1
                 onMessage: text => window.reporter.report(text)
-                Component.onCompleted: window.cards = window.cards.concat([this])
+                Component.onCompleted: window.cards = window.cards.concat([lockCard])
             }
         }
         Item { Layout.fillHeight: true }

@@ -95,6 +95,8 @@ private Q_SLOTS:
     void handlers_onLost();
     void inspect_fromQml();
     void handlers_onExpiredAndErrorEnum();
+    void binding_remainingValidityIsLive();
+    void fencingToken_isANumber();
     void singletonJob_runsFinishesSkips();
     void singletonJob_cancelledAndFailed();
     void singletonJob_scheduleAndRecord();
@@ -407,6 +409,81 @@ void tst_Qml::handlers_onExpiredAndErrorEnum()
     QTRY_COMPARE_WITH_TIMEOUT(root->property("expiredCount").toInt(), 1, 2000);
     QCOMPARE(root->property("lostCount").toInt(), 0);
     QVERIFY(root->property("sawNoQuorum").toBool());
+}
+
+// A binding on remainingValidity follows the countdown without a Timer: its NOTIFY fires
+// every 100 ms under 10 s left (the binding alone is the receiver that starts it), the
+// values fall, and the binding reads 0 once the lock is released.
+void tst_Qml::binding_remainingValidityIsLive()
+{
+    std::unique_ptr<QObject> root = create(R"(
+        import QtQml
+        import QRedlock
+        QtObject {
+            id: root
+            property var seen: []
+            readonly property int remaining: lock.remainingValidity
+            onRemainingChanged: root.seen = root.seen.concat([root.remaining])
+            property LockManager servers: LockManager { servers: serverUrls }
+            property DistributedLock lock: DistributedLock {
+                manager: servers
+                resource: "tst-qml:live-validity"
+                ttl: 3000
+                active: true
+            }
+        }
+    )");
+    QVERIFY(root);
+    auto *lock = qvariant_cast<DistributedLock *>(root->property("lock"));
+    QTRY_VERIFY_WITH_TIMEOUT(lock->isLocked(), 3000);
+    const int atStart = root->property("seen").toList().size();
+    QTest::qWait(1000);
+    const QVariantList seen = root->property("seen").toList();
+    QStringList text;
+    for (const QVariant &v : seen)
+        text.append(v.toString());
+    const int n = int(seen.size()) - atStart;
+    QVERIFY2(n >= 6 && n <= 12, qPrintable(QString::number(n) + u": " + text.join(u' ')));
+    for (qsizetype i = 1; i < seen.size(); ++i)
+        QVERIFY2(seen.at(i).toInt() < seen.at(i - 1).toInt() || seen.at(i - 1).toInt() == 0,
+                 qPrintable(text.join(u' ')));
+    QVERIFY(root->property("remaining").toInt() > 1500);
+    lock->release();
+    QTRY_COMPARE(root->property("remaining").toInt(), 0);
+    QTRY_COMPARE(lock->state(), DistributedLock::State::Unlocked);
+    const int after = int(root->property("seen").toList().size());
+    QTest::qWait(400);
+    QCOMPARE(int(root->property("seen").toList().size()), after);
+}
+
+// QML sees fencingToken as a number (a type the QML tooling knows); C++ keeps qint64.
+void tst_Qml::fencingToken_isANumber()
+{
+    std::unique_ptr<QObject> root = create(R"(
+        import QtQml
+        import QRedlock
+        QtObject {
+            property double token: lock.fencingToken
+            property string kind: typeof lock.fencingToken
+            property LockManager servers: LockManager { servers: serverUrls }
+            property DistributedLock lock: DistributedLock {
+                manager: servers
+                resource: "tst-qml:fencing-number"
+                fencing: true
+                active: true
+            }
+        }
+    )");
+    QVERIFY(root);
+    auto *lock = qvariant_cast<DistributedLock *>(root->property("lock"));
+    QCOMPARE(root->property("token").toDouble(), -1.0);
+    QTRY_VERIFY_WITH_TIMEOUT(lock->isLocked(), 3000);
+    QVERIFY(lock->fencingToken() > 0);
+    QCOMPARE(root->property("token").toDouble(), double(lock->fencingToken()));
+    QCOMPARE(root->property("kind").toString(), QStringLiteral("number"));
+    // The C++ property keeps its type.
+    const QMetaObject &base = DistributedLock::staticMetaObject;
+    QCOMPARE(base.property(base.indexOfProperty("fencingToken")).metaType(), QMetaType::fromType<qint64>());
 }
 
 // Two SingletonJobs (two managers) on one resource, in interval mode: both attempt, they

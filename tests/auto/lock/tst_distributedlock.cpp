@@ -15,6 +15,7 @@
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
+#include <algorithm>
 #include <memory>
 
 using QRedlock::DistributedLock;
@@ -81,6 +82,12 @@ private Q_SLOTS:
     void managerDestroyedWhileAcquiring();
     void managerDestroyedFirst_releasesKeysAtOnce();
     void subclassTimerEvent_doesNotStopExpiry();
+    void remainingValidityChanged_rate_data();
+    void remainingValidityChanged_rate();
+    void remainingValidityChanged_stopsAfterRelease();
+    void remainingValidityChanged_stopsAfterExpiry();
+    void remainingValidityChanged_connectWhileLocked();
+    void remainingValidityChanged_followsExtension();
 
 private:
     RedisCluster m_cluster;
@@ -909,6 +916,171 @@ void tst_DistributedLock::managerDestroyedWhileAcquiring()
     m.reset();
     QTRY_COMPARE(failed.count(), 1);
     QCOMPARE(lock.error(), DistributedLock::Error::Cancelled);
+}
+
+// ---- remainingValidityChanged(): the live NOTIFY of remainingValidity ----------------------
+
+namespace {
+// Every remainingValidityChanged() with the value read in the slot and the time it came.
+struct ValidityRecorder
+{
+    explicit ValidityRecorder(DistributedLock *lock)
+    {
+        clock.start();
+        connection = QObject::connect(lock, &DistributedLock::remainingValidityChanged, lock, [this, lock] {
+            values.append(lock->remainingValidity());
+            at.append(clock.elapsed());
+            locked.append(lock->isLocked());
+        });
+    }
+    ~ValidityRecorder() { QObject::disconnect(connection); }
+    int countBetween(qint64 from, qint64 to) const
+    {
+        return int(std::count_if(at.cbegin(), at.cend(), [=](qint64 t) { return t >= from && t < to; }));
+    }
+    QString describe() const
+    {
+        QStringList parts;
+        for (int i = 0; i < values.size(); ++i)
+            parts.append(QStringLiteral("%1@%2").arg(values.at(i)).arg(at.at(i)));
+        return parts.join(u' ');
+    }
+    QElapsedTimer clock;
+    QMetaObject::Connection connection;
+    QList<int> values;
+    QList<qint64> at;
+    QList<bool> locked;
+};
+} // namespace
+
+// While Locked and watched: once a second above 10 s left, every 100 ms below; the values
+// fall strictly from one emission to the next.
+void tst_DistributedLock::remainingValidityChanged_rate_data()
+{
+    QTest::addColumn<int>("ttl");
+    QTest::addColumn<int>("windowMs");
+    QTest::addColumn<int>("minimum");
+    QTest::addColumn<int>("maximum");
+    // ~2 expected in 2.5 s at 1 s (a boundary every second, the first less than 1 s in)
+    QTest::newRow("above 10 s: once a second") << 30000 << 2500 << 1 << 4;
+    // ~10 expected in 1 s at 100 ms; generous for a loaded machine
+    QTest::newRow("below 10 s: every 100 ms") << 5000 << 1000 << 6 << 12;
+}
+
+void tst_DistributedLock::remainingValidityChanged_rate()
+{
+    QFETCH(int, ttl);
+    QFETCH(int, windowMs);
+    QFETCH(int, minimum);
+    QFETCH(int, maximum);
+    auto m = makeManager(m_cluster.urls());
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("live-validity"));
+    lock.setTtl(ttl);
+    ValidityRecorder rec(&lock);
+    QVERIFY(acquireNow(lock));
+    // The change to Locked itself: one emission with the fresh validity (the TTL less the
+    // drift allowance, 1 % + 2 ms, and the round trip).
+    QCOMPARE(rec.values.size(), 1);
+    QVERIFY2(rec.values.at(0) > ttl - (ttl / 100 + 2) - 200, qPrintable(rec.describe()));
+    const qint64 from = rec.clock.elapsed();
+    QTest::qWait(windowMs);
+    const int n = rec.countBetween(from, from + windowMs);
+    QVERIFY2(n >= minimum && n <= maximum,
+             qPrintable(QStringLiteral("%1 emissions in %2 ms: %3").arg(n).arg(windowMs).arg(rec.describe())));
+    for (int i = 1; i < rec.values.size(); ++i)
+        QVERIFY2(rec.values.at(i) < rec.values.at(i - 1), qPrintable(rec.describe()));
+    for (bool l : std::as_const(rec.locked))
+        QVERIFY(l);
+    lock.release();
+    QTRY_COMPARE(lock.state(), DistributedLock::State::Unlocked);
+}
+
+void tst_DistributedLock::remainingValidityChanged_stopsAfterRelease()
+{
+    auto m = makeManager(m_cluster.urls());
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("live-validity-release"));
+    lock.setTtl(3000);
+    ValidityRecorder rec(&lock);
+    QVERIFY(acquireNow(lock));
+    QTest::qWait(350);
+    QVERIFY2(rec.values.size() >= 3, qPrintable(rec.describe()));
+    QSignalSpy released(&lock, &DistributedLock::released);
+    lock.release();
+    // Leaving Locked (for Releasing) is the last emission, with 0.
+    QCOMPARE(rec.values.last(), 0);
+    const int count = rec.values.size();
+    QTRY_COMPARE(released.count(), 1);
+    QTest::qWait(500);
+    QCOMPARE(rec.values.size(), count);
+}
+
+void tst_DistributedLock::remainingValidityChanged_stopsAfterExpiry()
+{
+    auto m = makeManager(m_cluster.urls());
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("live-validity-expiry"));
+    lock.setTtl(800);
+    QSignalSpy expired(&lock, &DistributedLock::expired);
+    ValidityRecorder rec(&lock);
+    QVERIFY(acquireNow(lock));
+    QTRY_COMPARE_WITH_TIMEOUT(expired.count(), 1, 2000);
+    // ~7 ticks (every 100 ms of 790 ms), the acquisition's and the expiry's emissions
+    QVERIFY2(rec.values.size() >= 5 && rec.values.size() <= 11, qPrintable(rec.describe()));
+    QCOMPARE(rec.values.last(), 0);
+    QCOMPARE(rec.locked.last(), false);
+    for (int i = 1; i < rec.values.size(); ++i)
+        QVERIFY2(rec.values.at(i) < rec.values.at(i - 1), qPrintable(rec.describe()));
+    const int count = rec.values.size();
+    QTest::qWait(500);
+    QCOMPARE(rec.values.size(), count);
+}
+
+// Connected only once the lock is held (connectNotify): the periodic emission starts then.
+void tst_DistributedLock::remainingValidityChanged_connectWhileLocked()
+{
+    auto m = makeManager(m_cluster.urls());
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("live-validity-late"));
+    lock.setTtl(3000);
+    QVERIFY(acquireNow(lock));
+    QTest::qWait(50);
+    ValidityRecorder rec(&lock);
+    QTest::qWait(550);
+    QVERIFY2(rec.values.size() >= 3 && rec.values.size() <= 7, qPrintable(rec.describe()));
+    // A second receiver does not double the rate: one timer per lock.
+    ValidityRecorder second(&lock);
+    const int before = rec.values.size();
+    QTest::qWait(550);
+    QVERIFY2(rec.values.size() - before >= 3 && rec.values.size() - before <= 7, qPrintable(rec.describe()));
+    lock.release();
+    QTRY_COMPARE(lock.state(), DistributedLock::State::Unlocked);
+}
+
+// An extension emits at once, with the renewed (higher) validity.
+void tst_DistributedLock::remainingValidityChanged_followsExtension()
+{
+    auto m = makeManager(m_cluster.urls());
+    DistributedLock lock;
+    lock.setManager(m.get());
+    lock.setResource(QStringLiteral("live-validity-extend"));
+    lock.setTtl(3000);
+    QVERIFY(acquireNow(lock));
+    QTest::qWait(500);
+    ValidityRecorder rec(&lock);
+    QSignalSpy extended(&lock, &DistributedLock::extended);
+    const int before = lock.remainingValidity();
+    lock.extend();
+    QTRY_COMPARE(extended.count(), 1);
+    QVERIFY(!rec.values.isEmpty());
+    QVERIFY2(rec.values.last() > before + 300, qPrintable(QString::number(before) + u' ' + rec.describe()));
+    lock.release();
+    QTRY_COMPARE(lock.state(), DistributedLock::State::Unlocked);
 }
 
 QTEST_MAIN(tst_DistributedLock)
