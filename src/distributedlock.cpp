@@ -285,6 +285,7 @@ void DistributedLockPrivate::onManagerDestroyed()
     waitId = 0; // the manager's notifier went with it
     watchId = 0;
     waitWatchId = 0;
+    watchTimer.stop();
     probing = false;
     subscribing = false;
     ++generation;
@@ -544,8 +545,8 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
 void DistributedLockPrivate::becomeLocked()
 {
     endWait();
-    startWatch();
-    readWatchedKeys();
+    if (pushEnabled())
+        watchTimer.start(LockManagerPrivate::WatchDelayMs, Qt::PreciseTimer);
     setError(DistributedLock::Error::NoError, QString()); // failed attempts before this one are history
     expiryTimer.start(msUntil(validUntilNs), Qt::PreciseTimer);
     if (autoExtend)

@@ -38,6 +38,7 @@ public:
     // Reads the held keys once (client tracking watches a key once the connection read it;
     // our own SET did not count) and re-checks if one no longer holds our token.
     void readWatchedKeys();
+    void onWatchTimer(); // the watch of a held lock begins (startWatch(), readWatchedKeys())
     // A waiter's side: a change of the keys it waits for (tracked since its attempt read
     // them) is looked at with a cheap probe, and the pause after a failed look.
     void onWaitKeysChanged();
@@ -114,6 +115,7 @@ public:
     LockTimer extendTimer { [this] { startExtension(); } };
     LockTimer retryTimer { [this] { onRetryTimer(); } };
     LockTimer validityTickTimer { [this] { onValidityTick(); } };
+    LockTimer watchTimer { [this] { onWatchTimer(); } }; // LockManagerPrivate::WatchDelayMs
     std::shared_ptr<QuorumRound> lastRound;
 
     // Waiting: one id per acquire() in the servers' queues, ordered by arrivalMs.

@@ -204,8 +204,17 @@ void DistributedLockPrivate::startWatch()
     });
 }
 
+void DistributedLockPrivate::onWatchTimer()
+{
+    if (state != DistributedLock::State::Locked)
+        return;
+    startWatch();
+    readWatchedKeys();
+}
+
 void DistributedLockPrivate::endWatch()
 {
+    watchTimer.stop();
     checking = false;
     recheck = false;
     if (watchId == 0)

@@ -57,6 +57,11 @@ public:
     // release, a change to the keys, the holder's PTTL, a reservation's end, or after this
     // safety net at the latest (jittered down by up to a quarter, never below the polling pause).
     static constexpr int WaitSafetyNetMs = 20000;
+    // A new holder starts watching its keys (and reads them once, which is what makes client
+    // tracking report other clients' writes) this long after the grant: a lock released
+    // sooner costs no watch and no read, and a change before the read is still caught by it
+    // (the read compares the token). Loss is then known within this delay and a round trip.
+    static constexpr int WatchDelayMs = 20;
     int waitSafetyNet() const;
     // How long a waiter's queue entry lives on a server without a new attempt: longer than
     // the longest pause of a live waiter (the safety net, or polling's retryDelay + jitter)

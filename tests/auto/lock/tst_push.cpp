@@ -98,6 +98,8 @@ private Q_SLOTS:
     void forceRelease_wakesWaiter();
     void wakeUps_costNoRetries();
     void tracking_defaultMode_extensionStaysWatched();
+    void shortHolds_costNoWatch();
+    void lost_onForeignDeleteRightAfterTheGrant();
 
 private:
     RedisCluster m_cluster;
@@ -589,4 +591,55 @@ void tst_Push::tracking_defaultMode_extensionStaysWatched()
 }
 
 QTEST_GUILESS_MAIN(tst_Push)
+void tst_Push::shortHolds_costNoWatch()
+{
+    // A lock released within LockManagerPrivate::WatchDelayMs of its grant never starts its
+    // watch: with notifications on, a short acquire/release cycle sends the servers what it
+    // sends with them off (before, every grant added a GET on every server).
+    RedisCluster cluster;
+    QVERIFY2(cluster.start(3), qPrintable(cluster.errorString()));
+    constexpr int Cycles = 40;
+    qint64 calls[2] = { 0, 0 };
+    for (int push = 0; push < 2; ++push) {
+        auto m = makeManager(cluster.urls(), 200);
+        m->setNotifications(push == 1);
+        auto lock = makeLock(m.get(), QStringLiteral("push-short-%1").arg(push));
+        QVERIFY(acquireNow(*lock)); // warm-up: scripts loaded, connections ready
+        QSignalSpy released(lock.get(), &DistributedLock::released);
+        lock->release();
+        QTRY_COMPARE(released.count(), 1);
+        const qint64 c0 = commandCalls(cluster);
+        for (int i = 0; i < Cycles; ++i) {
+            QVERIFY(acquireNow(*lock));
+            lock->release();
+            QTRY_COMPARE(released.count(), i + 2);
+        }
+        QTest::qWait(3 * LockManagerPrivate::WatchDelayMs); // a watch that did start would read now
+        calls[push] = commandCalls(cluster) - c0 - cluster.size();
+    }
+    qInfo("%d short cycles: %lld commands polling, %lld with notifications", Cycles, qlonglong(calls[0]),
+          qlonglong(calls[1]));
+    QVERIFY(calls[0] > 0);
+    QVERIFY2(calls[1] <= calls[0] + Cycles / 2,
+             qPrintable(QStringLiteral("short holds cost %1 commands more with notifications").arg(calls[1] - calls[0])));
+}
+
+void tst_Push::lost_onForeignDeleteRightAfterTheGrant()
+{
+    // The watch begins a little after the grant; a change before that is caught by its first
+    // read (it compares the token), so lost() still comes at once.
+    auto m = makeManager(m_cluster.urls(), 200);
+    auto a = makeLock(m.get(), QStringLiteral("push-lost-early"));
+    a->setAutoExtend(true);
+    QSignalSpy lost(a.get(), &DistributedLock::lost);
+    QVERIFY(acquireNow(*a));
+    QElapsedTimer t;
+    t.start();
+    m_cluster.at(0).command({ "DEL", "push-lost-early" });
+    m_cluster.at(1).command({ "DEL", "push-lost-early" });
+    QTRY_VERIFY_WITH_TIMEOUT(!lost.isEmpty(), 5000);
+    qInfo("foreign delete right after the grant to lost(): %lld ms", qlonglong(t.elapsed()));
+    QVERIFY(t.elapsed() < 500);
+}
+
 #include "tst_push.moc"
