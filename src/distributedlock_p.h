@@ -14,6 +14,13 @@
 
 namespace QRedlock {
 
+// Shared by distributedlock*.cpp.
+constexpr qint64 NsPerMs = 1000000;
+int msUntil(qint64 deadlineNs); // ms left until a monotonicNs() deadline (0 once it passed)
+// What a failed round means for the caller: Conflict only when a quorum answered and one of
+// them refused; otherwise an outage, named as credentials or protocol where those made it.
+DistributedLock::Error errorFor(const QuorumRound &round);
+
 class DistributedLockPrivate
 {
 public:

@@ -8,6 +8,7 @@
 #include "lockinspection_p.h"
 #include "lockmanager_p.h"
 #include "lockscripts_p.h"
+#include "replyclassify_p.h"
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
@@ -23,134 +24,9 @@
 
 namespace QRedlock {
 
+using namespace ReplyClassify;
+
 namespace {
-
-using Result = QuorumRound::Result;
-
-Result failureResult(const RedisReply &reply, QuorumRound::Server &s)
-{
-    s.detail = reply.errorString;
-    return reply.failure == RedisFailure::Timeout ? Result::Timeout : Result::Error;
-}
-
-Result classifySet(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    if (reply.value.isStatus("OK"))
-        return Result::Granted;
-    if (reply.value.isNil())
-        return Result::Refused;
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to SET") : reply.errorString;
-    return Result::Error;
-}
-
-Result classifyFlag(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    if (reply.value.isInteger(1))
-        return Result::Granted;
-    if (reply.value.isInteger(0))
-        return Result::Refused;
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to script") : reply.errorString;
-    return Result::Error;
-}
-
-Result classifyFenced(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    const RedisValue &v = reply.value;
-    if (v.type == RedisValue::Type::Array && v.elements.size() == 2
-        && v.elements.at(0).type == RedisValue::Type::Integer && v.elements.at(1).type == RedisValue::Type::Integer) {
-        s.counter = v.elements.at(1).integer;
-        return v.elements.at(0).integer == 1 ? Result::Granted : Result::Refused;
-    }
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to fenced acquire") : reply.errorString;
-    return Result::Error;
-}
-
-// {granted, pttl of the keys held by others, highest counter}
-Result classifyQueued(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    const RedisValue &v = reply.value;
-    if (v.type == RedisValue::Type::Array && v.elements.size() == 3) {
-        s.pttl = v.elements.at(1).integer;
-        s.counter = v.elements.at(2).integer;
-        return v.elements.at(0).integer == 1 ? Result::Granted : Result::Refused;
-    }
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to queued acquire") : reply.errorString;
-    return Result::Error;
-}
-
-// PTTL: -2 (no key) is Granted (free), anything else Refused with the PTTL (-1: no expiry).
-Result classifyProbe(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    if (reply.value.type != RedisValue::Type::Integer) {
-        s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to PTTL") : reply.errorString;
-        return Result::Error;
-    }
-    s.pttl = reply.value.integer;
-    return s.pttl == -2 ? Result::Granted : Result::Refused;
-}
-
-// GET: the value (nil included), Granted wherever the server answered.
-Result classifyValue(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    s.value = reply.value;
-    return Result::Granted;
-}
-
-Result classifyExtend(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (reply.ok() && reply.value.isInteger(2))
-        return Result::Repaired;
-    return classifyFlag(reply, s);
-}
-
-Result classifyRelease(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    if (reply.value.type == RedisValue::Type::Integer)
-        return reply.value.integer > 0 ? Result::Granted : Result::Refused;
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to release") : reply.errorString;
-    return Result::Error;
-}
-
-Result classifyInspect(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    if (reply.value.type == RedisValue::Type::Array && reply.value.elements.size() == 4
-        && reply.value.elements.at(0).type == RedisValue::Type::Integer) {
-        s.value = reply.value;
-        return Result::Granted;
-    }
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to inspection") : reply.errorString;
-    return Result::Error;
-}
-
-// Granted: removed; Refused: nothing removed (absent, or another token).
-Result classifyForceRelease(const RedisReply &reply, QuorumRound::Server &s)
-{
-    if (!reply.ok())
-        return failureResult(reply, s);
-    const RedisValue &v = reply.value;
-    if (v.type == RedisValue::Type::Array && v.elements.size() == 2 && v.elements.at(0).type == RedisValue::Type::Integer) {
-        s.value = v;
-        return v.elements.at(0).integer == 1 ? Result::Granted : Result::Refused;
-    }
-    s.detail = reply.errorString.isEmpty() ? QStringLiteral("unexpected reply to release") : reply.errorString;
-    return Result::Error;
-}
 
 QPointer<LockManager> &defaultInstance()
 {
@@ -273,43 +149,6 @@ void LockManagerPrivate::checkServerIdentities()
         return;
     identityConflict = conflict;
     setError(conflict);
-}
-
-const LockManagerPrivate &LockManagerPrivate::orDefaults(const LockManagerPrivate *mp)
-{
-    static const LockManagerPrivate defaults(nullptr);
-    return mp ? *mp : defaults;
-}
-
-int LockManagerPrivate::jitteredRetryDelay(int minimumJitter) const
-{
-    const int jitter = std::max(retryJitter, minimumJitter);
-    const int delta = jitter > 0 ? int(QRandomGenerator::global()->bounded(2 * jitter + 1)) - jitter : 0;
-    return std::max(0, retryDelay + delta);
-}
-
-int LockManagerPrivate::ttlCovering(qint64 holdMs) const
-{
-    // validity = ttl - (ttl * driftFactor + 2 ms), solved for ttl, one ms to spare.
-    const double ttl = std::ceil(double(holdMs + 2) / (1.0 - driftFactor)) + 1.0;
-    return ttl >= double(INT_MAX) ? INT_MAX : int(ttl);
-}
-
-int LockManagerPrivate::renewalRetryDelay(int leftMs) const
-{
-    return std::clamp(std::min(retryDelay, leftMs / 4), 5, 1000);
-}
-
-int LockManagerPrivate::minimumTtl() const
-{
-    // A lease must outlive a few server timeouts after its clock-drift allowance, or it can
-    // never be renewed in time: 4 x serverTimeout + (ttl x driftFactor + 2 ms), solved for ttl.
-    return int(std::ceil((4.0 * serverTimeout + 2.0) / (1.0 - driftFactor)));
-}
-
-qint64 LockManagerPrivate::driftMarginNs(int ttlMs) const
-{
-    return qint64(std::llround(double(ttlMs) * driftFactor * 1e6)) + 2 * 1000000;
 }
 
 QList<QByteArray> LockManagerPrivate::keysFor(const QStringList &resources) const
@@ -483,45 +322,6 @@ QList<QByteArray> LockManagerPrivate::channelsFor(const QList<QByteArray> &keys)
     for (const QByteArray &k : keys)
         channels.append(releaseChannel(k));
     return channels;
-}
-
-int LockManagerPrivate::waitSafetyNet() const
-{
-    return std::max(WaitSafetyNetMs, retryDelay + retryJitter);
-}
-
-int LockManagerPrivate::waiterEntryTtl() const
-{
-    return waitSafetyNet() + 2 * serverTimeout + 100;
-}
-
-int LockManagerPrivate::reservationMs() const
-{
-    return 2 * (retryDelay + retryJitter + serverTimeout) + 100;
-}
-
-int LockManagerPrivate::waitRetryDelay(qint64 holderPttlMs, bool pushed) const
-{
-    int delay = jitteredRetryDelay();
-    if (pushed) {
-        const int net = waitSafetyNet();
-        delay = std::max(delay, net - int(QRandomGenerator::global()->bounded(net / 4 + 1)));
-    }
-    return holderPttlMs >= 0 && holderPttlMs + 1 < delay ? int(holderPttlMs + 1) : delay;
-}
-
-int LockManagerPrivate::chargedAttempts(qint64 waitedNs, int madeAttempts) const
-{
-    if (retryDelay <= 0)
-        return madeAttempts;
-    return int(std::min<qint64>(INT_MAX, 1 + waitedNs / (qint64(retryDelay) * 1000000)));
-}
-
-qint64 LockManagerPrivate::patienceNs() const
-{
-    if (retryCount < 0 || retryDelay <= 0)
-        return -1;
-    return qint64(retryCount) * retryDelay * 1000000;
 }
 
 void LockManagerPrivate::startInspection(LockInspection *job, const QString &resource)
