@@ -145,12 +145,17 @@ void tst_CliStatus::releaseByOperatorStopsHolder()
 
     const Outcome r = runTool(serverArgs() << "release" << "--resource" << "op" << "--token" << token);
     QCOMPARE(r.exitCode, 0);
-    QCOMPARE(r.out.count("  removed\n"), 3);
-    QVERIFY2(r.out.contains("released 'op' on 3 of 3 servers"), r.out.constData());
-    for (int i = 0; i < m_cluster.size(); ++i)
-        QVERIFY(!get(i, "op").isValid());
-
+    // The holder hears of the first deletions at once (push) and, its quorum gone, removes
+    // its key itself: a server the operator's request reaches last may find it gone already
+    // (CI, ASan pass: 2 removed, 1 absent). The operator removes it on a quorum at least.
+    const int removed = int(r.out.count("  removed\n"));
+    QVERIFY2(removed >= 2 && removed + int(r.out.count("  absent\n")) == 3, r.out.constData());
+    QVERIFY2(r.out.contains(QStringLiteral("released 'op' on %1 of 3 servers").arg(removed).toUtf8()), r.out.constData());
+    // Gone everywhere once the holder has stopped (a renewal racing the operator may repair a
+    // key for a moment; the holder's loss removes it again).
     const Outcome h = finish(holder, 10000);
+    for (int i = 0; i < m_cluster.size(); ++i)
+        QTRY_VERIFY_WITH_TIMEOUT(!get(i, "op").isValid(), 3000);
     QCOMPARE(h.exitCode, 69);
     QVERIFY(!waitForLine(file("log"), "term", 0).isEmpty());
 }
