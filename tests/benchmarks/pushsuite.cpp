@@ -136,7 +136,9 @@ QString pushTable(const QJsonObject &push)
     const double loadPush = num(w, QStringLiteral("push.server_commands_per_s"));
     const double loadPoll = num(w, QStringLiteral("polling.server_commands_per_s"));
     row(QStringLiteral("servers' commands/s while 100 waiters wait on one held lock (INFO commandstats, 3 servers)"),
-        fmtRate(loadPush) + QStringLiteral(" = ") + fmtRatio(loadPoll > 0 ? loadPush / loadPoll : -1) + QStringLiteral(" polling"),
+        // Pushed waiters may send nothing at all in the window (their safety net is 20 s).
+        (loadPush == 0 ? QStringLiteral("0/s = 0×") : fmtRate(loadPush) + QStringLiteral(" = ") + fmtRatio(loadPoll > 0 ? loadPush / loadPoll : -1))
+                + QStringLiteral(" polling"),
         fmtRate(loadPoll), QString(), QStringLiteral("≤ 1/10 of polling"),
         passText(loadPush >= 0 && loadPoll > 0 && loadPush <= loadPoll / 10));
     const auto loss = [&](const QString &kind, const QString &figure, double limitMs) {
