@@ -11,6 +11,7 @@
 #include <QtCore/QPointer>
 
 #include <map>
+#include <vector>
 
 namespace QRedlock {
 
@@ -38,7 +39,8 @@ public:
     bool pushEnabled() const;
     void startWaiting();     // subscribes through the manager; the next attempt follows the confirmation
     void endWait();
-    void onWake(const QByteArray &payload);
+    void onWake(int server, const QByteArray &payload);
+    int handoffQuorum() const; // publishes of our turn worth waiting for before the attempt
     void startWatch();       // a held lock hears of changes to its keys
     void endWatch();
     void onKeysChanged();
@@ -138,6 +140,13 @@ public:
     quint64 waitWatchId = 0;      // the manager's watch on the keys waited for, 0: none
     bool probing = false;
     qint64 retryDueNs = 0;        // when retryTimer fires, while it is active
+    // The servers whose release handed the keys to us since the last attempt: we attempt when
+    // handoffQuorum() have, or LockManagerPrivate::HandoffGraceMs after the first.
+    std::vector<bool> handedBy;
+    int handedCount = 0;
+    // Another waiter's turn was published until then: changes to the keys are its handoff and
+    // its grant, not a chance for us, and are not looked at (our retry timer covers its turn).
+    qint64 otherTurnUntilNs = 0;
     qint64 attemptDueNs = 0;      // the next attempt a failed one scheduled (looks do not delay it)
     // Holding: the manager's watch on the keys, and the re-check it starts.
     quint64 watchId = 0;

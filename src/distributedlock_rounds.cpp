@@ -84,6 +84,8 @@ void DistributedLockPrivate::startAttempt()
     attemptInFlight = true;
     wokenDuringAttempt = false;
     changedDuringLook = false;
+    handedBy.assign(handedBy.size(), false);
+    handedCount = 0;
     // The first attempt is the plain one (the uncontended path); a waiter's attempts queue it.
     const bool queue = waitId != 0 && pushEnabled();
     queued = queued || queue;

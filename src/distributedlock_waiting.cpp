@@ -27,6 +27,7 @@ void DistributedLockPrivate::startWaiting()
     QPointer<DistributedLock> self(q);
     const quint64 gen = generation;
     subscribing = true;
+    otherTurnUntilNs = 0;
     if (waiterId.isEmpty()) {
         // Distinct among the waiters of a resource; the queue orders ties by it.
         const quint64 id = QRandomGenerator::global()->generate64();
@@ -50,9 +51,9 @@ void DistributedLockPrivate::startWaiting()
                     d->startAttempt();
                 }
             },
-            [self](const QByteArray &payload) {
+            [self](int server, const QByteArray &payload) {
                 if (self)
-                    self->d->onWake(payload);
+                    self->d->onWake(server, payload);
             });
 }
 
@@ -110,6 +111,9 @@ void DistributedLockPrivate::onWaitKeysChanged()
     // Before the first queued attempt (subscribing) that attempt reads the keys anyway.
     if (state != DistributedLock::State::Acquiring || waitId == 0 || subscribing)
         return;
+    // Our turn was published (the attempt follows), or another's: nothing to look at.
+    if (handedCount > 0 || monotonicNs() < otherTurnUntilNs)
+        return;
     if (attemptInFlight || probing) {
         changedDuringLook = true; // the change may have come after that look read the keys
         return;
@@ -165,7 +169,19 @@ void DistributedLockPrivate::onProbeDecided(QuorumRound &round)
     startRetryTimer(int(std::min<qint64>(waitPause(), dueMs)));
 }
 
-void DistributedLockPrivate::onWake(const QByteArray &payload)
+int DistributedLockPrivate::handoffQuorum() const
+{
+    // A quorum of the servers that can tell us (subscribed and tracking); at least one.
+    const LockManagerPrivate *mp = managerPrivate();
+    if (!mp || waitId == 0)
+        return 1;
+    int covered = 0;
+    for (int i = 0; i < mp->notifier->serverCount(); ++i)
+        covered += mp->notifier->covers(waitId, i) ? 1 : 0;
+    return std::max(1, std::min(covered, mp->quorum()));
+}
+
+void DistributedLockPrivate::onWake(int server, const QByteArray &payload)
 {
     if (state != DistributedLock::State::Acquiring)
         return;
@@ -174,11 +190,13 @@ void DistributedLockPrivate::onWake(const QByteArray &payload)
     if (!payload.isEmpty() && payload != waiterId) {
         const LockManagerPrivate *mp = managerPrivate();
         const int hold = mp ? mp->reservationMs() + 1 : 0;
+        otherTurnUntilNs = monotonicNs() + qint64(hold) * NsPerMs;
         if (!attemptInFlight && !probing && !subscribing && retryTimer.isActive()
-            && retryDueNs > monotonicNs() + qint64(hold) * 1000000)
+            && retryDueNs > monotonicNs() + qint64(hold) * NsPerMs)
             startRetryTimer(hold);
         return;
     }
+    otherTurnUntilNs = 0;
     if (probing) {
         wokenDuringAttempt = true; // the look's decision starts the attempt
         return;
@@ -187,10 +205,26 @@ void DistributedLockPrivate::onWake(const QByteArray &payload)
         wokenDuringAttempt = true; // that attempt may have been read before the release
         return;
     }
-    if (retryTimer.isActive()) {
-        retryTimer.stop();
-        startAttempt();
+    if (!retryTimer.isActive())
+        return;
+    if (!payload.isEmpty() && server >= 0) {
+        // Handed to us: by a quorum of the servers first (or after a short grace), so that
+        // the attempt finds our reservations there and not the old holder's keys.
+        if (size_t(server) >= handedBy.size())
+            handedBy.resize(size_t(server) + 1);
+        if (!handedBy[size_t(server)]) {
+            handedBy[size_t(server)] = true;
+            ++handedCount;
+        }
+        if (handedCount < handoffQuorum()) {
+            const qint64 graceNs = qint64(LockManagerPrivate::HandoffGraceMs) * NsPerMs;
+            if (handedCount == 1 && retryDueNs > monotonicNs() + graceNs)
+                startRetryTimer(LockManagerPrivate::HandoffGraceMs);
+            return;
+        }
     }
+    retryTimer.stop(); // a reconnect or an operator's release: anyone may try now
+    startAttempt();
 }
 
 void DistributedLockPrivate::startWatch()

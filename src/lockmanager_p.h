@@ -62,6 +62,12 @@ public:
     // sooner costs no watch and no read, and a change before the read is still caught by it
     // (the read compares the token). Loss is then known within this delay and a round trip.
     static constexpr int WatchDelayMs = 20;
+    // A waiter handed the keys by one server's release waits this long at most for the same
+    // news from a quorum of them before it attempts: the release reaches the servers one
+    // after another, and an attempt that overtakes it on some finds the old holder's keys
+    // there (a split round, then another round). A server that is down or denies PUBLISH
+    // costs a handoff this much at most.
+    static constexpr int HandoffGraceMs = 5;
     int waitSafetyNet() const;
     // How long a waiter's queue entry lives on a server without a new attempt: longer than
     // the longest pause of a live waiter (the safety net, or polling's retryDelay + jitter)

@@ -390,7 +390,7 @@ void LockNotifier::onMessage(int index, const RedisValue &message)
     for (quint64 id : ids) {
         const auto w = m_waits.find(id);
         if (w != m_waits.end() && w->second.wake)
-            w->second.wake(payload.string);
+            w->second.wake(index, payload.string);
     }
 }
 
@@ -439,7 +439,7 @@ void LockNotifier::onSubscriberReady(int index)
     for (quint64 id : ids) {
         const auto w = m_waits.find(id);
         if (w != m_waits.end() && w->second.wake)
-            w->second.wake(QByteArray());
+            w->second.wake(index, QByteArray());
     }
 }
 

@@ -32,8 +32,9 @@ class LockNotifier : public QObject
     Q_OBJECT
 public:
     using Callback = std::function<void()>;
-    // payload: what the release published (the waiter it was handed to), empty when unknown
-    using WakeCallback = std::function<void(const QByteArray &payload)>;
+    // server: whose subscriber connection heard it; payload: what the release published (the
+    // waiter it was handed to), empty when unknown
+    using WakeCallback = std::function<void(int server, const QByteArray &payload)>;
     // the server index whose view of the keys may have changed
     using ChangeCallback = std::function<void(int server)>;
 

@@ -179,12 +179,14 @@ return {0, wait, top}
 // Compare-and-DEL, then the handoff. KEYS: n lock keys, their n queues, their n expiry sets;
 // ARGV: token, the longest reservation (ms), the id of a waiter that leaves the queue ('' for
 // none: its entry and a key reserved for it go too), the release channel's suffix
-// (LockManagerPrivate::releaseChannel()). Where a
-// live waiter is queued, the freed key is reserved for the head and the head's id is
-// PUBLISHed on the key's channel (pcall: an ACL that denies PUBLISH leaves the waiters to
-// their timers). Returns how many keys were ours and are now gone.
+// (LockManagerPrivate::releaseChannel()). Where a live waiter is queued, the head's id is
+// PUBLISHed on the key's channel and the freed key is reserved for the head. The publish
+// goes first: every subscriber hears whose turn it is before the change to the key that
+// client tracking reports to it, so a waiter need not look at the key to learn it (pcall: an
+// ACL that denies PUBLISH leaves the waiters to their timers). Returns how many keys were
+// ours and are now gone.
 // (Split around the queue's functions, which only a release with waiters defines: the
-// release of an uncontended lock stays GET, DEL and one EXISTS.)
+// release of an uncontended lock stays GET, EXISTS and DEL.)
 const char ReleaseLua[] = R"lua(
 local n = #KEYS / 3
 local me = ARGV[3]
@@ -192,17 +194,14 @@ local count = 0
 for i = 1, n do
   local k, q, e = KEYS[i], KEYS[n + i], KEYS[2 * n + i]
   local v = redis.call('GET', k)
-  local freed = false
-  if v == ARGV[1] then
-    count = count + redis.call('DEL', k)
-    freed = true
-  elseif me ~= '' and v == HANDOFF_PREFIX .. me then
-    freed = redis.call('DEL', k) == 1
-  end
+  local ours = v == ARGV[1]
+  local freed = ours or (me ~= '' and v == HANDOFF_PREFIX .. me)
+  if ours then count = count + 1 end
   if me ~= '' then
     redis.call('ZREM', q, me)
     redis.call('ZREM', e, me)
   end
+  local reserved = false
   if freed and redis.call('EXISTS', q) == 1 then
 )lua";
 const char ReleaseHandoffLua[] = R"lua(
@@ -210,15 +209,17 @@ const char ReleaseHandoffLua[] = R"lua(
     purge(q, e, now)
     local head = redis.call('ZRANGE', q, 0, 0)[1]
     if head then
+      redis.pcall('PUBLISH', k .. ARGV[4], head)
       local left = math.floor((tonumber(redis.call('ZSCORE', e, head)) or now) - now)
       local hold = math.min(left, tonumber(ARGV[2]))
       if hold > 0 then
         redis.call('SET', k, reservation(head), 'PX', hold)
         redis.call('ZADD', e, now + hold, head) -- a dead head holds the queue this long at most
+        reserved = true
       end
-      redis.pcall('PUBLISH', k .. ARGV[4], head)
     end
   end
+  if freed and not reserved then redis.call('DEL', k) end
 end
 return count
 )lua";

@@ -12,6 +12,7 @@
 #include "lockinspection.h"
 
 #include "lockmanager_p.h"
+#include "lockscripts_p.h"
 #include "rawredisclient.h"
 #include "redisserver.h"
 
@@ -100,6 +101,7 @@ private Q_SLOTS:
     void tracking_defaultMode_extensionStaysWatched();
     void shortHolds_costNoWatch();
     void lost_onForeignDeleteRightAfterTheGrant();
+    void handoff_waitsForAQuorumOfReleases();
 
 private:
     RedisCluster m_cluster;
@@ -588,6 +590,60 @@ void tst_Push::tracking_defaultMode_extensionStaysWatched()
     QVERIFY(lost.wait(2000));
     qInfo("foreign delete after extensions to lost(): %lld ms", qlonglong(t.elapsed()));
     QVERIFY(t.elapsed() < 200);
+}
+
+void tst_Push::handoff_waitsForAQuorumOfReleases()
+{
+    // A release reaches the servers one after another. The head woken by the first server's
+    // publish waits for a quorum of them (or LockManagerPrivate::HandoffGraceMs) before it
+    // attempts. Attempting at once, it found the old holder's keys on the others: a split
+    // round (one server granted, too few for a quorum), a cleanup and another round; with
+    // 16 contenders that was up to one split round per handoff (lockbench fair-handoff).
+    auto ma = makeManager(m_cluster.urls(), 10000);
+    auto mb = makeManager(m_cluster.urls(), 10000);
+    const QString resource = QStringLiteral("push-staggered-release");
+    auto a = makeLock(ma.get(), resource);
+    auto b = makeLock(mb.get(), resource);
+    QVERIFY(acquireNow(*a));
+    int splits = 0;
+    QObject::connect(b.get(), &DistributedLock::serverStatusChanged, b.get(), [&] {
+        if (b->state() != DistributedLock::State::Acquiring)
+            return;
+        int granted = 0;
+        for (const auto &o : b->serverOutcomes()) {
+            if (o.result == DistributedLock::ServerResult::Pending)
+                return;
+            granted += o.result == DistributedLock::ServerResult::Granted ? 1 : 0;
+        }
+        splits += granted > 0 && granted < mb->quorum() ? 1 : 0;
+    });
+    QSignalSpy got(b.get(), &DistributedLock::acquired);
+    b->acquire();
+    QTest::qWait(300); // refused, subscribed, queued on every server
+    QVERIFY(got.isEmpty());
+    // a's release, by hand, one server at a time: the first publishes b's turn, and b's
+    // event loop runs before the second server hears of the release.
+    LockManagerPrivate *mp = LockManagerPrivate::get(ma.get());
+    const QList<QByteArray> keys = mp->keysFor({ resource });
+    const QByteArray channelSuffix = LockManagerPrivate::releaseChannel(QByteArray());
+    const QByteArray token = a->token();
+    const auto releaseOn = [&](int server) {
+        QList<QByteArray> args { "EVAL", QRedlock::LockScripts::release(), "3" };
+        args << LockManagerPrivate::withQueues(keys) << token << QByteArray::number(mp->reservationMs())
+             << QByteArray() << channelSuffix;
+        return m_cluster.at(server).command(args).toLongLong();
+    };
+    QCOMPARE(releaseOn(0), 1);
+    // Until b has read the publish: it then waits for the other servers (handedCount), or,
+    // attempting at once, has its attempt out.
+    const QRedlock::DistributedLockPrivate *bd = QRedlock::DistributedLockPrivate::get(b.get());
+    QVERIFY(QTest::qWaitFor([&] { return bd->handedCount > 0 || bd->attemptInFlight; }, 2000));
+    QCOMPARE(releaseOn(1), 1);
+    QCOMPARE(releaseOn(2), 1);
+    QVERIFY(got.wait(2000));
+    qInfo("split rounds after the release: %d", splits);
+    QCOMPARE(splits, 0);
+    b->release();
 }
 
 QTEST_GUILESS_MAIN(tst_Push)
