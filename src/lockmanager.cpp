@@ -400,9 +400,14 @@ QString LockManagerPrivate::effectiveHolderIdentity() const
 {
     if (holderIdentitySet)
         return holderIdentity;
+    // The host name and the pid are read once per manager (two system calls that every token
+    // paid for); the application name is followed as it changes.
+    if (defaultIdentityHost.isEmpty()) {
+        defaultIdentityHost = QSysInfo::machineHostName() + u'/'
+                + QString::number(QCoreApplication::applicationPid());
+    }
     const QString app = QCoreApplication::applicationName();
-    return QSysInfo::machineHostName() + u'/' + QString::number(QCoreApplication::applicationPid())
-            + (app.isEmpty() ? QString() : u'/' + app);
+    return app.isEmpty() ? defaultIdentityHost : defaultIdentityHost + u'/' + app;
 }
 
 namespace {
@@ -411,14 +416,10 @@ constexpr int TokenHexDigits = 2 * TokenRandomBytes;
 constexpr int TokenMaxBytes = 255;
 }
 
-QByteArray LockManagerPrivate::newToken() const
+QByteArray LockManagerPrivate::encodeIdentity(const QString &identity)
 {
-    quint32 words[TokenRandomBytes / 4];
-    QRandomGenerator::system()->fillRange(words);
-    QByteArray token = QByteArray(reinterpret_cast<const char *>(words), TokenRandomBytes).toHex();
     // Percent-encoded character by character, so that a long identity is cut between two
     // characters (never inside an escape or a UTF-8 sequence).
-    const QString identity = effectiveHolderIdentity();
     const qsizetype room = TokenMaxBytes - TokenHexDigits - 1;
     QByteArray encoded;
     for (qsizetype i = 0; i < identity.size();) {
@@ -429,6 +430,20 @@ QByteArray LockManagerPrivate::newToken() const
         encoded += piece;
         i += n;
     }
+    return encoded;
+}
+
+QByteArray LockManagerPrivate::newToken() const
+{
+    quint32 words[TokenRandomBytes / 4];
+    QRandomGenerator::system()->fillRange(words);
+    QByteArray token = QByteArray(reinterpret_cast<const char *>(words), TokenRandomBytes).toHex();
+    const QString identity = effectiveHolderIdentity();
+    if (identity != encodedIdentityOf) { // encoded once per identity, not once per token
+        encodedIdentityOf = identity;
+        encodedIdentity = encodeIdentity(identity);
+    }
+    const QByteArray &encoded = encodedIdentity;
     return encoded.isEmpty() ? token : token + '-' + encoded;
 }
 

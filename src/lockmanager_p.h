@@ -177,6 +177,10 @@ public:
     QString keyPrefix;
     QString holderIdentity;     // empty: the default (host/pid/application)
     bool holderIdentitySet = false;
+    mutable QString defaultIdentityHost; // "host/pid" of the default identity, read once
+    mutable QString encodedIdentityOf; // newToken()'s cache: the identity encodedIdentity encodes
+    mutable QByteArray encodedIdentity;
+    static QByteArray encodeIdentity(const QString &identity); // the token's holder part
     QString errorString;
     QString identityConflict;   // two entries answered with the same run_id
     // Run first when the manager is destroyed, while the connections can still carry
