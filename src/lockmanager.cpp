@@ -43,7 +43,7 @@ LockManagerPrivate::LockManagerPrivate(LockManager *q)
       acquireFencedScript(LockScripts::acquireFenced()),
       raiseFenceScript(LockScripts::raiseFence()),
       extendScript(LockScripts::extend()),
-      releaseScript(LockScripts::release()),
+      releaseScript(LockScripts::release(QueueSuffix, QueueExpirySuffix, ReleaseChannelSuffix)),
       inspectScript(LockScripts::inspect()),
       forceReleaseScript(LockScripts::forceRelease()),
       acquireQueuedScript(LockScripts::acquireQueued()),
@@ -237,8 +237,7 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::release(const QList<QByteArray>
 {
     auto round = std::make_shared<QuorumRound>(int(connections.size()), quorum(), QuorumRound::Mode::All,
                                                classifyRelease);
-    runScript(round, releaseScript, withQueues(keys),
-              { token, QByteArray::number(reservationMs()), leavingWaiter, QByteArray(ReleaseChannelSuffix) });
+    runScript(round, releaseScript, keys, releaseArgs(token, leavingWaiter));
     return round;
 }
 
@@ -254,10 +253,7 @@ void LockManagerPrivate::releaseOn(const QList<QByteArray> &keys, const QByteArr
         return;
     auto round = std::make_shared<QuorumRound>(int(some.size()), int(some.size()), QuorumRound::Mode::All,
                                                classifyRelease);
-    QuorumRound::startScript(round, some, releaseScript, withQueues(keys),
-                             { token, QByteArray::number(reservationMs()), QByteArray(),
-                               QByteArray(ReleaseChannelSuffix) },
-                             serverTimeout);
+    QuorumRound::startScript(round, some, releaseScript, keys, releaseArgs(token, QByteArray()), serverTimeout);
 }
 
 std::shared_ptr<QuorumRound> LockManagerPrivate::acquireQueued(const QList<QByteArray> &keys, const QByteArray &token,
@@ -300,13 +296,21 @@ std::shared_ptr<QuorumRound> LockManagerPrivate::readKey(const QByteArray &key)
     return round;
 }
 
+QList<QByteArray> LockManagerPrivate::releaseArgs(const QByteArray &token, const QByteArray &leavingWaiter) const
+{
+    QList<QByteArray> args { token, QByteArray::number(reservationMs()) };
+    if (!leavingWaiter.isEmpty())
+        args.append(leavingWaiter);
+    return args;
+}
+
 QList<QByteArray> LockManagerPrivate::withQueues(const QList<QByteArray> &keys)
 {
     QList<QByteArray> all = keys;
     for (const QByteArray &k : keys)
-        all.append(k + QByteArrayLiteral(":waiters"));
+        all.append(k + QueueSuffix);
     for (const QByteArray &k : keys)
-        all.append(k + QByteArrayLiteral(":waiters:expiry"));
+        all.append(k + QueueExpirySuffix);
     return all;
 }
 

@@ -94,10 +94,17 @@ public:
     QList<QByteArray> keysFor(const QStringList &resources) const;
     // The key schema's handoff queue of each key: key + ":waiters" (the order) and
     // key + ":waiters:expiry" (when each entry dies): keys, then all queues, then all expiries.
+    // The release script derives both from the lock key with these suffixes (it is built
+    // with them), so that an uncontended release carries no queue names.
+    static constexpr const char QueueSuffix[] = ":waiters";
+    static constexpr const char QueueExpirySuffix[] = ":waiters:expiry";
     static QList<QByteArray> withQueues(const QList<QByteArray> &keys);
+    // The release script's ARGV (LockScripts::release()): the token, the longest reservation,
+    // and the id of a waiter that leaves the queue when there is one.
+    QList<QByteArray> releaseArgs(const QByteArray &token, const QByteArray &leavingWaiter) const;
     // The channel a release of a lock key is published on: the key + ":released", so under
-    // the key prefix (one ACL pattern covers keys and channels). The release script appends
-    // the same suffix, which it is given.
+    // the key prefix (one ACL pattern covers keys and channels). The release scripts are
+    // built with the same suffix.
     static constexpr const char ReleaseChannelSuffix[] = ":released";
     static QByteArray releaseChannel(const QByteArray &key);
     static QList<QByteArray> channelsFor(const QList<QByteArray> &keys);

@@ -176,40 +176,43 @@ end
 return {0, wait, top}
 )lua";
 
-// Compare-and-DEL, then the handoff. KEYS: n lock keys, their n queues, their n expiry sets;
-// ARGV: token, the longest reservation (ms), the id of a waiter that leaves the queue ('' for
-// none: its entry and a key reserved for it go too), the release channel's suffix
-// (LockManagerPrivate::releaseChannel()). Where a live waiter is queued, the head's id is
-// PUBLISHed on the key's channel and the freed key is reserved for the head. The publish
-// goes first: every subscriber hears whose turn it is before the change to the key that
-// client tracking reports to it, so a waiter need not look at the key to learn it (pcall: an
-// ACL that denies PUBLISH leaves the waiters to their timers). Returns how many keys were
-// ours and are now gone.
+// Compare-and-DEL, then the handoff. KEYS: n lock keys; ARGV: token, the longest reservation
+// (ms)[, the id of a waiter that leaves the queue: its entry and a key reserved for it go
+// too]. Each key's queue and expiry set and its release channel are the key with the suffixes
+// of LockManagerPrivate's key schema (QUEUE_SUFFIX, EXPIRY_SUFFIX, CHANNEL_SUFFIX, put in
+// when the script is built): an uncontended release sends no more than the old
+// compare-and-DEL, whose arguments were most of its cost on the server. Where a live waiter
+// is queued, the head's id is PUBLISHed on the key's channel and the freed key is reserved
+// for the head. The publish goes first: every subscriber hears whose turn it is before the
+// change to the key that client tracking reports to it, so a waiter need not look at the key
+// to learn it (pcall: an ACL that denies PUBLISH leaves the waiters to their timers).
+// Returns how many keys were ours and are now gone.
 // (Split around the queue's functions, which only a release with waiters defines: the
 // release of an uncontended lock stays GET, EXISTS and DEL.)
 const char ReleaseLua[] = R"lua(
-local n = #KEYS / 3
 local me = ARGV[3]
 local count = 0
-for i = 1, n do
-  local k, q, e = KEYS[i], KEYS[n + i], KEYS[2 * n + i]
+for i = 1, #KEYS do
+  local k = KEYS[i]
   local v = redis.call('GET', k)
   local ours = v == ARGV[1]
-  local freed = ours or (me ~= '' and v == HANDOFF_PREFIX .. me)
+  local freed = ours or (me ~= nil and v == HANDOFF_PREFIX .. me)
   if ours then count = count + 1 end
-  if me ~= '' then
+  local q = k .. QUEUE_SUFFIX
+  if me then
     redis.call('ZREM', q, me)
-    redis.call('ZREM', e, me)
+    redis.call('ZREM', k .. EXPIRY_SUFFIX, me)
   end
   local reserved = false
   if freed and redis.call('EXISTS', q) == 1 then
+    local e = k .. EXPIRY_SUFFIX
 )lua";
 const char ReleaseHandoffLua[] = R"lua(
     local now = now_ms()
     purge(q, e, now)
     local head = redis.call('ZRANGE', q, 0, 0)[1]
     if head then
-      redis.pcall('PUBLISH', k .. ARGV[4], head)
+      redis.pcall('PUBLISH', k .. CHANNEL_SUFFIX, head)
       local left = math.floor((tonumber(redis.call('ZSCORE', e, head)) or now) - now)
       local hold = math.min(left, tonumber(ARGV[2]))
       if hold > 0 then
@@ -273,9 +276,13 @@ QByteArray acquireMulti() { return QByteArray(AcquireMultiLua); }
 QByteArray acquireFenced() { return QByteArray(AcquireFencedLua); }
 QByteArray raiseFence() { return QByteArray(RaiseFenceLua); }
 QByteArray extend() { return QByteArray(ExtendLua); }
-QByteArray release()
+QByteArray release(const char *queueSuffix, const char *expirySuffix, const char *channelSuffix)
 {
-    return withHandoffPrefix(QByteArray(ReleaseLua).append(HandoffLua).append(ReleaseHandoffLua));
+    const auto quoted = [](const char *text) { return QByteArray("'").append(text).append('\''); };
+    return withHandoffPrefix(QByteArray(ReleaseLua).append(HandoffLua).append(ReleaseHandoffLua))
+            .replace("QUEUE_SUFFIX", quoted(queueSuffix))
+            .replace("EXPIRY_SUFFIX", quoted(expirySuffix))
+            .replace("CHANNEL_SUFFIX", quoted(channelSuffix));
 }
 QByteArray inspect() { return QByteArray(InspectLua); }
 QByteArray forceRelease() { return QByteArray(ForceReleaseLua); }

@@ -13,7 +13,9 @@ QByteArray acquireMulti();  // n keys together or none
 QByteArray acquireFenced(); // n keys + their counters: {granted, highest counter}
 QByteArray raiseFence();    // counters "set if greater" while we hold every key
 QByteArray extend();        // compare-and-PEXPIRE with quorum repair
-QByteArray release();       // compare-and-DEL, then the handoff to the head of the waiters' queue
+// compare-and-DEL, then the handoff to the head of the waiters' queue; the queue keys and the
+// release channel are the lock key with these suffixes
+QByteArray release(const char *queueSuffix, const char *expirySuffix, const char *channelSuffix);
 QByteArray inspect();       // {kind, value, pttl, counter}
 QByteArray forceRelease();  // an operator's release
 QByteArray acquireQueued(); // a waiter's attempt: take the keys, or queue

@@ -12,7 +12,6 @@
 #include "lockinspection.h"
 
 #include "lockmanager_p.h"
-#include "lockscripts_p.h"
 #include "rawredisclient.h"
 #include "redisserver.h"
 
@@ -625,12 +624,10 @@ void tst_Push::handoff_waitsForAQuorumOfReleases()
     // event loop runs before the second server hears of the release.
     LockManagerPrivate *mp = LockManagerPrivate::get(ma.get());
     const QList<QByteArray> keys = mp->keysFor({ resource });
-    const QByteArray channelSuffix = LockManagerPrivate::releaseChannel(QByteArray());
     const QByteArray token = a->token();
     const auto releaseOn = [&](int server) {
-        QList<QByteArray> args { "EVAL", QRedlock::LockScripts::release(), "3" };
-        args << LockManagerPrivate::withQueues(keys) << token << QByteArray::number(mp->reservationMs())
-             << QByteArray() << channelSuffix;
+        QList<QByteArray> args { "EVAL", mp->releaseScript.source(), "1" };
+        args << keys << mp->releaseArgs(token, QByteArray());
         return m_cluster.at(server).command(args).toLongLong();
     };
     QCOMPARE(releaseOn(0), 1);
