@@ -54,6 +54,7 @@ public:
     void startProbe();
     void onProbeDecided(QuorumRound &round);
     bool pushCovered() const; // a change that could let us in would be heard of
+    int coveredServers() const; // servers on which our wait is subscribed and tracked (LockNotifier::covers())
     int waitPause() const;
     void startRetryTimer(int ms);
 

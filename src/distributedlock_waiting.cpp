@@ -80,10 +80,16 @@ bool DistributedLockPrivate::pushCovered() const
     if (waitId == 0 || !pushEnabled())
         return false;
     const int n = mp->notifier->serverCount();
+    return n > 0 && coveredServers() > n - mp->quorum();
+}
+
+int DistributedLockPrivate::coveredServers() const
+{
+    const LockManagerPrivate *mp = managerPrivate();
     int covered = 0;
-    for (int i = 0; i < n; ++i)
+    for (int i = 0; mp && waitId != 0 && i < mp->notifier->serverCount(); ++i)
         covered += mp->notifier->covers(waitId, i) ? 1 : 0;
-    return n > 0 && covered > n - mp->quorum();
+    return covered;
 }
 
 int DistributedLockPrivate::waitPause() const
@@ -175,10 +181,7 @@ int DistributedLockPrivate::handoffQuorum() const
     const LockManagerPrivate *mp = managerPrivate();
     if (!mp || waitId == 0)
         return 1;
-    int covered = 0;
-    for (int i = 0; i < mp->notifier->serverCount(); ++i)
-        covered += mp->notifier->covers(waitId, i) ? 1 : 0;
-    return std::max(1, std::min(covered, mp->quorum()));
+    return std::max(1, std::min(coveredServers(), mp->quorum()));
 }
 
 void DistributedLockPrivate::onWake(int server, const QByteArray &payload)
@@ -191,8 +194,7 @@ void DistributedLockPrivate::onWake(int server, const QByteArray &payload)
         const LockManagerPrivate *mp = managerPrivate();
         const int hold = mp ? mp->reservationMs() + 1 : 0;
         otherTurnUntilNs = monotonicNs() + qint64(hold) * NsPerMs;
-        if (!attemptInFlight && !probing && !subscribing && retryTimer.isActive()
-            && retryDueNs > monotonicNs() + qint64(hold) * NsPerMs)
+        if (!attemptInFlight && !probing && !subscribing && retryTimer.isActive() && retryDueNs > otherTurnUntilNs)
             startRetryTimer(hold);
         return;
     }

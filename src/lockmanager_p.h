@@ -103,8 +103,8 @@ public:
     // and the id of a waiter that leaves the queue when there is one.
     QList<QByteArray> releaseArgs(const QByteArray &token, const QByteArray &leavingWaiter) const;
     // The channel a release of a lock key is published on: the key + ":released", so under
-    // the key prefix (one ACL pattern covers keys and channels). The release scripts are
-    // built with the same suffix.
+    // the key prefix (one ACL pattern covers keys and channels). The release script is built
+    // with this suffix; the operator's release (forceRelease) is given it as an argument.
     static constexpr const char ReleaseChannelSuffix[] = ":released";
     static QByteArray releaseChannel(const QByteArray &key);
     static QList<QByteArray> channelsFor(const QList<QByteArray> &keys);
