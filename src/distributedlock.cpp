@@ -335,6 +335,8 @@ void DistributedLock::setManager(LockManager *manager)
         qCWarning(lcLock) << "setManager() ignored while the lock is" << d->state;
         return;
     }
+    d->endWait(); // nothing is left with the old manager's notifier (see startWaiting())
+    d->endWatch();
     QObject::disconnect(d->managerDestroyedConnection);
     d->managerDestroyedConnection = {};
     d->detachFromManager();

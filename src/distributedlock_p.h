@@ -6,6 +6,7 @@
 
 #include "distributedlock.h"
 #include "lockmanager_p.h"
+#include "locknotifier_p.h"
 #include "locktimer_p.h"
 
 #include <QtCore/QPointer>
@@ -22,10 +23,11 @@ int msUntil(qint64 deadlineNs); // ms left until a monotonicNs() deadline (0 onc
 // them refused; otherwise an outage, named as credentials or protocol where those made it.
 DistributedLock::Error errorFor(const QuorumRound &round);
 
-class DistributedLockPrivate
+class DistributedLockPrivate : public LockNotifier::Listener
 {
 public:
     explicit DistributedLockPrivate(DistributedLock *q) : q(q) { }
+    virtual ~DistributedLockPrivate() = default;
     static DistributedLockPrivate *get(DistributedLock *lock) { return lock->d.get(); }
 
     void onExpiryTimer() { onExpired(); }
@@ -37,8 +39,14 @@ public:
 
     // ---- push coordination (LockManager::notifications) ----
     bool pushEnabled() const;
+    static QByteArray newWaiterId();
     void startWaiting();     // subscribes through the manager; the next attempt follows the confirmation
     void endWait();
+    // LockNotifier::Listener: the wait (waitId), and the watches of the keys waited for
+    // (waitWatchId) and of the held keys (watchId).
+    void waitReady(quint64 id) override;
+    void released(quint64 id, int server, const QByteArray &payload) override;
+    void keysChanged(quint64 id, int server) override;
     void onWake(int server, const QByteArray &payload);
     int handoffQuorum() const; // publishes of our turn worth waiting for before the attempt
     void startWatch();       // a held lock hears of changes to its keys
@@ -132,6 +140,7 @@ public:
     QByteArray waiterId;
     qint64 arrivalMs = 0;
     quint64 waitId = 0;           // the manager's wait, 0: none
+    quint64 waitGeneration = 0;   // the generation when it began (a later attempt makes it moot)
     bool queued = false;          // an attempt of this acquisition queued us on the servers
     bool subscribing = false;     // the next attempt waits for the subscription
     bool attemptInFlight = false;

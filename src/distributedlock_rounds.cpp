@@ -38,6 +38,8 @@ void DistributedLockPrivate::start(bool retry)
     }
     LockManager *m = q->manager();
     if (manager != m) {
+        endWait();
+        endWatch();
         QObject::disconnect(managerDestroyedConnection);
         managerDestroyedConnection = {};
         detachFromManager();

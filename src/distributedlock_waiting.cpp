@@ -24,37 +24,53 @@ void DistributedLockPrivate::startWaiting()
     // published after the subscription was confirmed, so it wakes us; a release before it
     // leaves the keys free (or reserved for us) for that attempt. Nothing falls between.
     LockManagerPrivate *mp = managerPrivate();
-    QPointer<DistributedLock> self(q);
-    const quint64 gen = generation;
     subscribing = true;
     otherTurnUntilNs = 0;
-    if (waiterId.isEmpty()) {
-        // Distinct among the waiters of a resource; the queue orders ties by it.
-        const quint64 id = QRandomGenerator::global()->generate64();
-        waiterId = QByteArray::number(id, 16).rightJustified(16, '0');
-    }
+    if (waiterId.isEmpty())
+        waiterId = newWaiterId();
     // The keys are watched too (tracked once an attempt read them): a foreign client's
     // release, a key that expires or is overwritten wakes us, though nothing is published.
     // Before the wait: tracking goes on before the attempt that follows the confirmation.
-    waitWatchId = mp->notifier->addWatch(keys, [self](int) {
-        if (self)
-            self->d->onWaitKeysChanged();
-    });
-    waitId = mp->notifier->addWait(
-            LockManagerPrivate::channelsFor(keys),
-            [self, gen] {
-                if (!self || self->d->generation != gen || !self->d->subscribing)
-                    return;
-                DistributedLockPrivate *d = self->d.get();
-                if (d->state == DistributedLock::State::Acquiring && d->retryTimer.isActive()) {
-                    d->retryTimer.stop();
-                    d->startAttempt();
-                }
-            },
-            [self](int server, const QByteArray &payload) {
-                if (self)
-                    self->d->onWake(server, payload);
-            });
+    // The notifier holds this as a plain pointer: both end before the lock is destroyed or
+    // changes managers.
+    waitGeneration = generation;
+    waitWatchId = mp->notifier->addWatch(keys, this);
+    waitId = mp->notifier->addWait(LockManagerPrivate::channelsFor(keys), this);
+}
+
+void DistributedLockPrivate::waitReady(quint64 id)
+{
+    if (id != waitId || generation != waitGeneration || !subscribing)
+        return;
+    if (state == DistributedLock::State::Acquiring && retryTimer.isActive()) {
+        retryTimer.stop();
+        startAttempt();
+    }
+}
+
+void DistributedLockPrivate::released(quint64 id, int server, const QByteArray &payload)
+{
+    if (id == waitId)
+        onWake(server, payload);
+}
+
+void DistributedLockPrivate::keysChanged(quint64 id, int)
+{
+    if (id == waitWatchId)
+        onWaitKeysChanged();
+    else if (id == watchId)
+        onKeysChanged();
+}
+
+QByteArray DistributedLockPrivate::newWaiterId()
+{
+    // Distinct among the waiters of a resource; the queue orders ties by it. Sixteen hex
+    // digits in a block of exactly that size: it lives as long as the wait.
+    quint64 id = QRandomGenerator::global()->generate64();
+    QByteArray text(16, Qt::Uninitialized);
+    for (int i = 15; i >= 0; --i, id >>= 4)
+        text[i] = "0123456789abcdef"[id & 0xf];
+    return text;
 }
 
 void DistributedLockPrivate::endWait()
@@ -233,11 +249,7 @@ void DistributedLockPrivate::startWatch()
 {
     if (watchId != 0 || !pushEnabled())
         return;
-    QPointer<DistributedLock> self(q);
-    watchId = managerPrivate()->notifier->addWatch(keys, [self](int) {
-        if (self)
-            self->d->onKeysChanged();
-    });
+    watchId = managerPrivate()->notifier->addWatch(keys, this); // see startWaiting()
 }
 
 void DistributedLockPrivate::onWatchTimer()

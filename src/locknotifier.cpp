@@ -73,7 +73,7 @@ void LockNotifier::setServers(const std::vector<RedisConnection *> &mains, const
     }
     // The channels are subscribed anew on the new servers.
     for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        it->state.assign(m_servers.size(), Sub::Failed);
+        it->resetState(m_servers.size());
         it->generation = ++m_generations;
         for (int i = 0; i < int(m_servers.size()); ++i)
             subscribe(it.key(), it.value(), i);
@@ -90,7 +90,7 @@ void LockNotifier::setEnabled(bool on)
     if (!on) {
         // Waits and watches stay (their owners end them); nothing is listened to any more.
         for (auto it = m_channels.begin(); it != m_channels.end(); ++it)
-            it->state.assign(m_servers.size(), Sub::Failed);
+            it->resetState(m_servers.size());
         closeSubscribers();
         const std::vector<quint64> ids = [this] {
             std::vector<quint64> v;
@@ -152,10 +152,10 @@ void LockNotifier::subscribe(const QByteArray &name, Channel &channel, int index
 {
     Server &s = m_servers[size_t(index)];
     if (!m_enabled || s.subscribeDenied) {
-        channel.state[size_t(index)] = Sub::Failed;
+        channel.state[index] = Sub::Failed;
         return;
     }
-    channel.state[size_t(index)] = Sub::Pending;
+    channel.state[index] = Sub::Pending;
     const quint32 generation = channel.generation;
     RedisConnection *c = subscriberFor(index);
     if (!s.idRequested) // the connection is being made anew: CLIENT ID before any SUBSCRIBE
@@ -170,16 +170,16 @@ void LockNotifier::onSubscribed(const QByteArray &name, quint32 generation, int 
                                 const RedisReply &reply)
 {
     auto it = m_channels.find(name);
-    if (it == m_channels.end() || it->generation != generation || size_t(index) >= it->state.size()
+    if (it == m_channels.end() || it->generation != generation || index >= int(it->state.size())
         || size_t(index) >= m_servers.size() || m_servers[size_t(index)].epoch != epoch)
         return;
     const bool ok = isConfirmation(reply, "subscribe", name);
-    it->state[size_t(index)] = ok ? Sub::Subscribed : Sub::Failed;
+    it->state[index] = ok ? Sub::Subscribed : Sub::Failed;
     // The server answered, and not with a confirmation: an ACL, or a server without the command.
     if (!ok && (reply.ok() || reply.failure == RedisFailure::Auth))
         denied(index, QStringLiteral("SUBSCRIBE"), reply.errorString.isEmpty() ? QString::fromUtf8(reply.value.string)
                                                                                : reply.errorString);
-    const std::vector<quint64> waits = it->waits;
+    const std::vector<quint64> waits(it->waits.cbegin(), it->waits.cend());
     for (quint64 id : waits)
         checkReady(id);
 }
@@ -221,21 +221,21 @@ void LockNotifier::checkReady(quint64 id)
             this,
             [this, id] {
                 const auto it = m_waits.find(id);
-                if (it != m_waits.end() && it->second.ready)
-                    it->second.ready();
+                if (it != m_waits.end())
+                    it->second.listener->waitReady(id);
             },
             Qt::QueuedConnection);
 }
 
-quint64 LockNotifier::addWait(const QList<QByteArray> &channels, Callback ready, WakeCallback wake)
+quint64 LockNotifier::addWait(const QList<QByteArray> &channels, Listener *listener)
 {
     const quint64 id = ++m_nextId;
-    m_waits.emplace(id, Wait { channels, std::move(ready), std::move(wake), false });
+    m_waits.emplace(id, Wait { channels, listener, false });
     for (const QByteArray &name : channels) {
         auto it = m_channels.find(name);
         if (it == m_channels.end()) {
             it = m_channels.insert(name, Channel());
-            it->state.assign(m_servers.size(), Sub::Failed);
+            it->resetState(m_servers.size());
             it->generation = ++m_generations;
             for (int i = 0; i < int(m_servers.size()); ++i)
                 subscribe(name, it.value(), i);
@@ -255,14 +255,14 @@ void LockNotifier::removeWait(quint64 id)
         auto it = m_channels.find(name);
         if (it == m_channels.end())
             continue;
-        std::vector<quint64> &ids = it->waits;
+        auto &ids = it->waits;
         ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
         if (!ids.empty())
             continue;
         // Nobody waits on it any more: unsubscribe where it was (or is being) subscribed.
         for (int i = 0; i < int(it->state.size()); ++i) {
             RedisConnection *c = m_servers[size_t(i)].subscriber;
-            if (c && it->state[size_t(i)] != Sub::Failed)
+            if (c && it->state[i] != Sub::Failed)
                 c->send({ QByteArrayLiteral("UNSUBSCRIBE"), name }, [](const RedisReply &) { });
         }
         m_channels.erase(it);
@@ -271,11 +271,11 @@ void LockNotifier::removeWait(quint64 id)
     scheduleIdleCheck();
 }
 
-quint64 LockNotifier::addWatch(const QList<QByteArray> &keys, ChangeCallback changed)
+quint64 LockNotifier::addWatch(const QList<QByteArray> &keys, Listener *listener)
 {
     const quint64 id = ++m_nextId;
     const bool first = m_watches.empty();
-    m_watches.emplace(id, Watch { keys, std::move(changed) });
+    m_watches.emplace(id, Watch { keys, listener });
     for (const QByteArray &k : keys)
         m_watchedKeys[k].push_back(id);
     if (first && m_enabled) {
@@ -295,7 +295,7 @@ bool LockNotifier::covers(quint64 waitId, int index) const
         return false;
     for (const QByteArray &name : std::as_const(w->second.channels)) {
         const auto c = m_channels.constFind(name);
-        if (c == m_channels.constEnd() || size_t(index) >= c->state.size() || c->state[size_t(index)] != Sub::Subscribed)
+        if (c == m_channels.constEnd() || index >= int(c->state.size()) || c->state[index] != Sub::Subscribed)
             return false;
     }
     return true;
@@ -365,8 +365,8 @@ void LockNotifier::notifyWatches(int index, const QByteArray *key)
     }
     for (quint64 id : ids) {
         const auto w = m_watches.find(id);
-        if (w != m_watches.end() && w->second.changed)
-            w->second.changed(index);
+        if (w != m_watches.end())
+            w->second.listener->keysChanged(id, index);
     }
 }
 
@@ -386,11 +386,11 @@ void LockNotifier::onMessage(int index, const RedisValue &message)
     const auto it = m_channels.constFind(channel);
     if (it == m_channels.constEnd())
         return;
-    const std::vector<quint64> ids = it->waits;
+    const std::vector<quint64> ids(it->waits.cbegin(), it->waits.cend());
     for (quint64 id : ids) {
         const auto w = m_waits.find(id);
-        if (w != m_waits.end() && w->second.wake)
-            w->second.wake(index, payload.string);
+        if (w != m_waits.end())
+            w->second.listener->released(id, index, payload.string);
     }
 }
 
@@ -403,8 +403,8 @@ void LockNotifier::onSubscriberLost(int index)
     s.idRequested = false;
     s.epoch = ++m_generations; // replies still due belong to the old connection
     for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        if (size_t(index) < it->state.size())
-            it->state[size_t(index)] = Sub::Failed;
+        if (index < int(it->state.size()))
+            it->state[index] = Sub::Failed;
     }
     const std::vector<quint64> ids = [this] {
         std::vector<quint64> v;
@@ -427,7 +427,7 @@ void LockNotifier::onSubscriberReady(int index)
     if (!s.idRequested)
         requestClientId(index);
     for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        if (size_t(index) < it->state.size() && it->state[size_t(index)] == Sub::Failed)
+        if (index < int(it->state.size()) && it->state[index] == Sub::Failed)
             subscribe(it.key(), it.value(), index);
     }
     if (!missed)
@@ -438,8 +438,8 @@ void LockNotifier::onSubscriberReady(int index)
         ids.push_back(w.first);
     for (quint64 id : ids) {
         const auto w = m_waits.find(id);
-        if (w != m_waits.end() && w->second.wake)
-            w->second.wake(index, QByteArray());
+        if (w != m_waits.end())
+            w->second.listener->released(id, index, QByteArray());
     }
 }
 

@@ -20,6 +20,7 @@
 
 #include <QtCore/QHash>
 #include <QtCore/QObject>
+#include <QtCore/QVarLengthArray>
 
 #include <functional>
 #include <unordered_map>
@@ -31,12 +32,25 @@ class LockNotifier : public QObject
 {
     Q_OBJECT
 public:
-    using Callback = std::function<void()>;
-    // server: whose subscriber connection heard it; payload: what the release published (the
-    // waiter it was handed to), empty when unknown
-    using WakeCallback = std::function<void(int server, const QByteArray &payload)>;
-    // the server index whose view of the keys may have changed
-    using ChangeCallback = std::function<void(int server)>;
+    // Who hears of its waits and watches. Held as a plain pointer (a wait or a watch is a few
+    // dozen bytes, not a block per callback): a listener removes its waits and watches before
+    // it is destroyed.
+    class Listener
+    {
+    public:
+        // Every server has confirmed or refused every channel of the wait. Once, through the
+        // event loop.
+        virtual void waitReady(quint64 waitId) = 0;
+        // A release was published on one of the wait's channels (server: whose subscriber
+        // connection heard it; payload: the waiter it was handed to), or, with an empty
+        // payload, a subscriber connection came back and a release may have been missed.
+        virtual void released(quint64 waitId, int server, const QByteArray &payload) = 0;
+        // The watch's keys may have changed on that server.
+        virtual void keysChanged(quint64 watchId, int server) = 0;
+
+    protected:
+        ~Listener() = default;
+    };
 
     // The channel of key invalidations (RESP2 client tracking with REDIRECT).
     static constexpr const char InvalidateChannel[] = "__redis__:invalidate";
@@ -54,13 +68,13 @@ public:
     // A wait on channels. ready() runs once, through the event loop, when every server has
     // confirmed or refused every channel's subscription; wake() on every release published on
     // one of them, and with an empty payload when a subscriber connection came back.
-    quint64 addWait(const QList<QByteArray> &channels, Callback ready, WakeCallback wake);
+    quint64 addWait(const QList<QByteArray> &channels, Listener *listener);
     void removeWait(quint64 id);
 
     // A watch on held keys: changed(server) on every invalidation of one of them on that
     // server, and when the server's subscriber connection came back (or was denied tracking
     // only after a change could have been missed).
-    quint64 addWatch(const QList<QByteArray> &keys, ChangeCallback changed);
+    quint64 addWatch(const QList<QByteArray> &keys, Listener *listener);
     void removeWatch(quint64 id);
 
     // Whether a release or a change of the wait's keys on this server reaches the wait: its
@@ -78,21 +92,27 @@ private:
     enum class Sub : quint8 { Pending, Subscribed, Failed };
     struct Channel
     {
-        std::vector<quint64> waits;
-        std::vector<Sub> state; // per server
+        // Inline for the common case (one waiting lock, up to eight servers): no blocks of
+        // their own beside the hash's node.
+        QVarLengthArray<quint64, 1> waits;
+        QVarLengthArray<Sub, 8> state; // per server
         quint32 generation = 0; // this incarnation of the channel (names come back)
+        void resetState(size_t servers)
+        {
+            state.clear();
+            state.insert(state.cend(), qsizetype(servers), Sub::Failed);
+        }
     };
     struct Wait
     {
         QList<QByteArray> channels;
-        Callback ready;
-        WakeCallback wake;
+        Listener *listener = nullptr;
         bool readySent = false;
     };
     struct Watch
     {
         QList<QByteArray> keys;
-        ChangeCallback changed;
+        Listener *listener = nullptr;
     };
     struct Server
     {
