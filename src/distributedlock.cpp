@@ -276,8 +276,23 @@ void DistributedLockPrivate::cleanup(const QByteArray &oldToken, bool leaveQueue
 
 void DistributedLockPrivate::detachFromManager()
 {
+    if (!attached)
+        return;
     if (LockManagerPrivate *mp = managerPrivate())
-        mp->closingHooks.erase(q);
+        mp->clients.erase(this);
+    attached = false;
+}
+
+void DistributedLockPrivate::managerClosing()
+{
+    if (!leftToExpire) // releaseAfter(): the keys are left to expire, manager or not
+        q->release();
+}
+
+void DistributedLockPrivate::managerGone()
+{
+    attached = false;
+    onManagerDestroyed();
 }
 
 void DistributedLockPrivate::onManagerDestroyed()
@@ -318,7 +333,6 @@ DistributedLock::~DistributedLock()
         d->cleanup(d->token);
     d->endWait();
     d->endWatch();
-    QObject::disconnect(d->managerDestroyedConnection);
     d->detachFromManager();
 }
 
@@ -337,8 +351,6 @@ void DistributedLock::setManager(LockManager *manager)
     }
     d->endWait(); // nothing is left with the old manager's notifier (see startWaiting())
     d->endWatch();
-    QObject::disconnect(d->managerDestroyedConnection);
-    d->managerDestroyedConnection = {};
     d->detachFromManager();
     d->manager = manager;
     Q_EMIT managerChanged();
@@ -525,8 +537,7 @@ void DistributedLock::releaseAfter(int ms)
         });
     }
     d->startExtension();
-    d->leftToExpire = true;
-    d->detachFromManager();
+    d->leftToExpire = true; // and not released when the manager closes (managerClosing())
 }
 
 void DistributedLock::release()

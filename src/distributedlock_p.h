@@ -23,7 +23,7 @@ int msUntil(qint64 deadlineNs); // ms left until a monotonicNs() deadline (0 onc
 // them refused; otherwise an outage, named as credentials or protocol where those made it.
 DistributedLock::Error errorFor(const QuorumRound &round);
 
-class DistributedLockPrivate : public LockNotifier::Listener
+class DistributedLockPrivate : public LockNotifier::Listener, public LockManagerPrivate::Client
 {
 public:
     explicit DistributedLockPrivate(DistributedLock *q) : q(q) { }
@@ -98,11 +98,15 @@ public:
     qint64 validityEndNs(qint64 startNs) const; // start + ttl - drift allowance
     void newToken();
     void onManagerDestroyed();
-    void detachFromManager(); // drops the release-on-destruction hook of the current manager
+    // LockManagerPrivate::Client: the manager's list of its locks (attached: we are on it).
+    QObject *clientObject() const override { return q; }
+    void managerClosing() override;
+    void managerGone() override;
+    void detachFromManager(); // leaves the current manager's list
 
     DistributedLock *q;
     QPointer<LockManager> manager;
-    QMetaObject::Connection managerDestroyedConnection;
+    bool attached = false;
     QStringList resources;
     QList<QByteArray> keys;
     int ttl = 30000;

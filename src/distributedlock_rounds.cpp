@@ -40,18 +40,12 @@ void DistributedLockPrivate::start(bool retry)
     if (manager != m) {
         endWait();
         endWatch();
-        QObject::disconnect(managerDestroyedConnection);
-        managerDestroyedConnection = {};
         detachFromManager();
         manager = m;
     }
-    if (!managerDestroyedConnection) {
-        managerDestroyedConnection = QObject::connect(m, &QObject::destroyed, q, [this] { onManagerDestroyed(); });
-        QPointer<DistributedLock> self(q);
-        LockManagerPrivate::get(m)->closingHooks[q] = [self] {
-            if (self)
-                self->release();
-        };
+    if (!attached) {
+        LockManagerPrivate::get(m)->clients.insert(this);
+        attached = true;
     }
     keys = LockManagerPrivate::get(m)->keysFor(resources);
     waiterId.clear(); // drawn when the acquisition starts waiting

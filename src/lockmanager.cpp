@@ -399,14 +399,30 @@ LockManager::~LockManager()
     // Held locks release first, while the connections exist: their commands leave as the
     // connections close (a C++ application that destroys the manager before its locks left
     // the keys held for a whole TTL).
-    const auto hooks = std::move(d->closingHooks);
-    d->closingHooks.clear();
-    for (const auto &hook : hooks)
-        hook.second();
-    // Locks watching destroyed() fail their pending work; connections go without callbacks.
+    // A lock's slots may destroy other locks meanwhile: each is called only while it lives.
+    std::vector<std::pair<QPointer<QObject>, LockManagerPrivate::Client *>> clients;
+    clients.reserve(d->clients.size());
+    for (LockManagerPrivate::Client *c : d->clients)
+        clients.emplace_back(c->clientObject(), c);
+    d->clients.clear();
+    for (const auto &c : clients) {
+        if (c.first)
+            c.second->managerClosing();
+    }
+    // Connections go without callbacks.
     for (RedisConnection *c : d->connections)
         delete c;
     d->connections.clear();
+    // The locks fail their pending work once the manager is gone, as if each had watched
+    // destroyed(): manager() no longer returns this one then.
+    if (!clients.empty()) {
+        connect(this, &QObject::destroyed, [clients = std::move(clients)] {
+            for (const auto &c : clients) {
+                if (c.first)
+                    c.second->managerGone();
+            }
+        });
+    }
 }
 
 QStringList LockManager::servers() const { return d->urls; }
