@@ -16,11 +16,13 @@
 #include "redisserver.h"
 
 #include <QtCore/QElapsedTimer>
+
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -365,7 +367,17 @@ void tst_Push::unsubscribe_whenWaitsEnd()
     }
     if (notifications) // every lock has made its queued attempt: its two queue keys exist
         QTRY_COMPARE_WITH_TIMEOUT(server.command({ "DBSIZE" }).toLongLong(), qlonglong(3 * N), 30000);
-    QTest::qWait(500); // and the replies are all in
+    // And every reply is in: no attempt (or look) is in flight, each push waiter has made
+    // its queued attempt. Measured earlier, a busy machine caught thousands of rounds still
+    // in flight (10 MiB more), which is not what a wait holds.
+    const auto settled = [&] {
+        return std::all_of(locks.cbegin(), locks.cend(), [&](const std::unique_ptr<DistributedLock> &l) {
+            const QRedlock::DistributedLockPrivate *d = QRedlock::DistributedLockPrivate::get(l.get());
+            return !d->attemptInFlight && !d->probing && (d->queued || !notifications);
+        });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(settled(), 30000);
+    QTest::qWait(200); // the sockets' buffers drain
     const qint64 during = heapInUse();
     qInfo("10,000 waits (%s): %lld KiB of heap", notifications ? "push" : "polling",
           qlonglong((during - before) / 1024));
@@ -373,10 +385,10 @@ void tst_Push::unsubscribe_whenWaitsEnd()
     if (!notifications)
         pollingBytes = during - before;
     else
-        // Measured 5.7-6.4 MiB beyond polling, ~0.6 KiB a waiter: its channel (name, list,
-        // hash node), wait and watch in the notifier, and its watched key (8.0-8.7 MiB before
-        // the callbacks and channel states lost their blocks of their own). The bound
-        // catches a leak or a per-wait buffer, not the last hundred bytes.
+        // Measured 5.3-6.2 MiB beyond polling (9.7 MiB), ~0.6 KiB a waiter: its channel
+        // (name, list, hash node), wait and watch in the notifier, and its watched key
+        // (8.0-8.7 MiB before the callbacks and channel states lost their blocks of their
+        // own). The bound catches a leak or a per-wait buffer, not the last hundred bytes.
         QVERIFY2(during - before - pollingBytes < 10 * 1024 * 1024, "push costs more than 10 MiB beyond polling");
     for (auto &l : locks)
         l->release();
