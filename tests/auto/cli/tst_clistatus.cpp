@@ -248,9 +248,10 @@ void tst_CliStatus::tlsUnixSocketAndAuth()
     QCOMPARE(released.exitCode, 0);
     // The holder may hear of the first deletions and clear its last key itself first.
     QVERIFY2(released.out.count("  removed\n") >= 2, released.out.constData());
-    QFile(file("stop")).open(QIODevice::WriteOnly);
-    // The holder hears of the operator's release at once (client tracking) and stops: 69.
-    QCOMPARE(finish(holder).exitCode, 69);
+    // The holder hears of the operator's release (client tracking) and stops its command on
+    // its own: 69. No stop file here: under ASan on a busy machine the command, told to stop,
+    // ended with 0 before the holder had heard (CI at a87ed3e).
+    QCOMPARE(finish(holder, 10000).exitCode, 69);
 }
 
 void tst_CliStatus::exitCodesTellOutagesFromConflicts_data()
