@@ -276,6 +276,10 @@ void DistributedLockPrivate::cleanup(const QByteArray &oldToken, bool leaveQueue
 
 void DistributedLockPrivate::detachFromManager()
 {
+    // Nothing is left with the manager's notifier either: it holds this as a plain pointer
+    // (see startWaiting()).
+    endWait();
+    endWatch();
     if (!attached)
         return;
     if (LockManagerPrivate *mp = managerPrivate())
@@ -331,8 +335,6 @@ DistributedLock::~DistributedLock()
 {
     if (d->state != State::Unlocked && d->state != State::Releasing && !d->leftToExpire)
         d->cleanup(d->token);
-    d->endWait();
-    d->endWatch();
     d->detachFromManager();
 }
 
@@ -349,8 +351,6 @@ void DistributedLock::setManager(LockManager *manager)
         qCWarning(lcLock) << "setManager() ignored while the lock is" << d->state;
         return;
     }
-    d->endWait(); // nothing is left with the old manager's notifier (see startWaiting())
-    d->endWatch();
     d->detachFromManager();
     d->manager = manager;
     Q_EMIT managerChanged();

@@ -102,7 +102,7 @@ public:
     QObject *clientObject() const override { return q; }
     void managerClosing() override;
     void managerGone() override;
-    void detachFromManager(); // leaves the current manager's list
+    void detachFromManager(); // ends the wait and the watches, leaves the current manager's list
 
     DistributedLock *q;
     QPointer<LockManager> manager;

@@ -38,8 +38,6 @@ void DistributedLockPrivate::start(bool retry)
     }
     LockManager *m = q->manager();
     if (manager != m) {
-        endWait();
-        endWatch();
         detachFromManager();
         manager = m;
     }

@@ -11,7 +11,6 @@
 #include "redisconnection_p.h"
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <unordered_set>
 #include <vector>
