@@ -221,7 +221,9 @@ QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
         const QuorumRound::Server &s = round.servers[size_t(i)];
         QString name = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString::number(i);
         QString part = name + u' ' + resultName(s.result);
-        if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted) {
+        if (s.result == QuorumRound::Result::Repaired) // a restarted server, an early expiry
+            part = name + QStringLiteral(" had lost the key (re-created there, which does not count toward the quorum)");
+        else if (!s.detail.isEmpty() && s.result != QuorumRound::Result::Granted) {
             // Connection errors name their server already: say it once.
             const QString prefix = name + QStringLiteral(": ");
             part += u" (" + (s.detail.startsWith(prefix) ? s.detail.mid(prefix.size()) : s.detail) + u')';

@@ -138,6 +138,22 @@ void tst_Reliability::repair_neverResurrectsALapsedLock()
                                      && !cluster.at(2).command({ "GET", "lapsed" }).isValid(),
                              1000);
 
+    // The same found by an extension (polling: nothing reports the deletions) says what
+    // happened: the keys were gone there, not "repaired" (regression: "0 of 3 servers
+    // granted (quorum 2): ... repaired; ... repaired; ... pending").
+    auto polling = makeManager(cluster.urls());
+    polling->setNotifications(false);
+    auto extendedLock = makeLock(polling.get(), QStringLiteral("lapsed-polling"), 1500, true);
+    QSignalSpy lostPolling(extendedLock.get(), &DistributedLock::lost);
+    extendedLock->acquire();
+    QVERIFY(waitAcquired(*extendedLock));
+    cluster.at(0).command({ "DEL", "lapsed-polling" });
+    cluster.at(1).command({ "DEL", "lapsed-polling" });
+    QTRY_COMPARE_WITH_TIMEOUT(lostPolling.count(), 1, 1500);
+    const QString why = extendedLock->errorString();
+    QVERIFY2(why.count(QStringLiteral("had lost the key")) == 2 && !why.contains(QStringLiteral("repaired")),
+             qPrintable(why));
+
     // A key that belongs to someone else is never overwritten by a repair.
     auto second = makeLock(m.get(), QStringLiteral("owned"), 1500, true);
     QSignalSpy extended(second.get(), &DistributedLock::extended);
