@@ -78,6 +78,7 @@ public:
     void startExtension();
     void onExtendDecided(QuorumRound &round, quint64 attempt, qint64 t1);
     void scheduleExtension(qint64 fromNs);
+    void endHolding(); // the steps onExpired() and onLost() share
     void onExpired();
     void onLost(const QString &message);
     // leaveQueue: the acquisition ends, so its queue entries on the servers go too.

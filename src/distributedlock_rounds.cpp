@@ -334,16 +334,23 @@ void DistributedLockPrivate::onExtendDecided(QuorumRound &round, quint64, qint64
         extendTimer.start(delay, Qt::PreciseTimer);
 }
 
-void DistributedLockPrivate::onExpired()
+void DistributedLockPrivate::endHolding()
 {
-    if (state != DistributedLock::State::Locked)
-        return;
+    // What expiry and loss share: nothing of the lease goes on, and its keys are removed
+    // where they are still ours.
     endWatch();
     stopTimers();
     ++generation;
     extending = false;
     cleanup(token);
     validUntilNs = 0;
+}
+
+void DistributedLockPrivate::onExpired()
+{
+    if (state != DistributedLock::State::Locked)
+        return;
+    endHolding();
     qCInfo(lcLock).noquote() << "lock" << resources.join(u',') << "expired";
     setState(DistributedLock::State::Unlocked);
     Q_EMIT q->validityChanged();
@@ -352,12 +359,7 @@ void DistributedLockPrivate::onExpired()
 
 void DistributedLockPrivate::onLost(const QString &message)
 {
-    endWatch();
-    stopTimers();
-    ++generation;
-    extending = false;
-    cleanup(token);
-    validUntilNs = 0;
+    endHolding();
     qCWarning(lcLock).noquote() << message;
     setError(DistributedLock::Error::Conflict, message);
     setState(DistributedLock::State::Unlocked);
