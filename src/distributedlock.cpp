@@ -90,6 +90,8 @@ void DistributedLockPrivate::setState(DistributedLock::State s)
 {
     if (state == s)
         return;
+    if (s != DistributedLock::State::Acquiring)
+        materializeError(); // a deferred message describes this acquisition's last round only
     const bool wasLocked = state == DistributedLock::State::Locked;
     state = s;
     const bool lockedChanged = wasLocked != (s == DistributedLock::State::Locked);
@@ -157,6 +159,7 @@ void DistributedLockPrivate::onValidityTick()
 
 void DistributedLockPrivate::setError(DistributedLock::Error e, const QString &message)
 {
+    materializeError(); // so that a change from it is told
     if (error == e && errorString == message)
         return;
     error = e;
@@ -202,23 +205,35 @@ int DistributedLockPrivate::jitteredRetryDelay() const
 
 void DistributedLockPrivate::trackRound(const std::shared_ptr<QuorumRound> &round)
 {
-    lastRound = round;
+    materializeError(); // a deferred message describes the outcomes about to be replaced
+    const quint64 seq = ++outcomesRound;
+    outcomes.assign(size_t(round->size()), Outcome());
+    outcomesQuorum = round->quorum;
     // Slow servers answer after the decision: keep serverStatus() watchers up to date.
     QPointer<DistributedLock> self(q);
-    const QuorumRound *raw = round.get();
-    round->onLateReply = [self, raw] {
-        if (self && self->d->lastRound.get() == raw)
+    round->onRecorded = [self, seq](const QuorumRound &r, int i) {
+        if (!self || self->d->outcomesRound != seq)
+            return;
+        const QuorumRound::Server &s = r.servers[size_t(i)];
+        self->d->outcomes[size_t(i)] = { s.result, s.latencyNs, s.detail };
+        if (r.decided)
             Q_EMIT self->serverStatusChanged();
     };
     Q_EMIT q->serverStatusChanged();
 }
 
-QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
+namespace {
+
+// "2 of 3 servers granted (quorum 2): <server> <result> (<detail>); ..." for a round's
+// servers or the outcomes kept of one (anything with result and detail).
+template <typename Servers>
+QString describeServers(const LockManagerPrivate *mp, const Servers &servers, int quorum)
 {
-    const LockManagerPrivate *mp = managerPrivate();
     QStringList parts;
-    for (int i = 0; i < round.size(); ++i) {
-        const QuorumRound::Server &s = round.servers[size_t(i)];
+    int granted = 0;
+    for (int i = 0; i < int(servers.size()); ++i) {
+        const auto &s = servers[size_t(i)];
+        granted += s.result == QuorumRound::Result::Granted ? 1 : 0;
         QString name = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString::number(i);
         QString part = name + u' ' + resultName(s.result);
         if (s.result == QuorumRound::Result::Repaired) // a restarted server, an early expiry
@@ -231,7 +246,32 @@ QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
         parts << part;
     }
     return QStringLiteral("%1 of %2 servers granted (quorum %3): %4")
-            .arg(round.granted).arg(round.size()).arg(round.quorum).arg(parts.join(QStringLiteral("; ")));
+            .arg(granted).arg(servers.size()).arg(quorum).arg(parts.join(QStringLiteral("; ")));
+}
+
+QString notAcquiredText(const QStringList &resources, const QString &why)
+{
+    return QStringLiteral("lock '%1' not acquired: %2").arg(resources.join(u','), why);
+}
+
+} // namespace
+
+QString DistributedLockPrivate::describeRound(const QuorumRound &round) const
+{
+    return describeServers(managerPrivate(), round.servers, round.quorum);
+}
+
+QString DistributedLockPrivate::notAcquired(const QuorumRound &round) const
+{
+    return notAcquiredText(resources, describeRound(round));
+}
+
+void DistributedLockPrivate::materializeError() const
+{
+    if (!errorDeferred)
+        return;
+    errorDeferred = false;
+    errorString = notAcquiredText(resources, describeServers(managerPrivate(), outcomes, outcomesQuorum));
 }
 
 // Why a round failed, from what the servers said. "Held elsewhere" needs a quorum of real
@@ -448,7 +488,11 @@ bool DistributedLockPrivate::lapsed() const
 DistributedLock::State DistributedLock::state() const { return d->lapsed() ? State::Unlocked : d->state; }
 bool DistributedLock::isLocked() const { return d->state == State::Locked && !d->lapsed(); }
 DistributedLock::Error DistributedLock::error() const { return d->error; }
-QString DistributedLock::errorString() const { return d->errorString; }
+QString DistributedLock::errorString() const
+{
+    d->materializeError();
+    return d->errorString;
+}
 int DistributedLock::remainingValidity() const { return d->state == State::Locked ? msUntil(d->validUntilNs) : 0; }
 qint64 DistributedLock::fencingToken() const { return d->fencingToken; }
 
@@ -473,11 +517,9 @@ QByteArray DistributedLock::token() const { return d->token; }
 QList<DistributedLock::ServerOutcome> DistributedLock::serverOutcomes() const
 {
     QList<ServerOutcome> out;
-    if (!d->lastRound)
-        return out;
     const LockManagerPrivate *mp = d->managerPrivate();
-    for (int i = 0; i < d->lastRound->size(); ++i) {
-        const QuorumRound::Server &s = d->lastRound->servers[size_t(i)];
+    for (int i = 0; i < int(d->outcomes.size()); ++i) {
+        const DistributedLockPrivate::Outcome &s = d->outcomes[size_t(i)];
         ServerOutcome o;
         o.server = mp && i < mp->endpoints.size() ? mp->endpoints.at(i).toString() : QString();
         o.result = publicResult(s.result);

@@ -71,7 +71,9 @@ public:
     void start(bool retry);
     void startAttempt();
     void onAcquireDecided(QuorumRound &round, quint64 attempt, qint64 t0);
-    void attemptFailed(DistributedLock::Error error, const QString &message, bool needsCleanup = true);
+    // described: the refused round, whose description is the message (made only when needed).
+    void attemptFailed(DistributedLock::Error error, const QString &message, bool needsCleanup = true,
+                       const QuorumRound *described = nullptr);
     bool retryAllowed(DistributedLock::Error error, int delayMs) const;
     bool lapsed() const; // Locked, but the validity deadline has passed (expired() not yet handled)
     void becomeLocked();
@@ -93,8 +95,14 @@ public:
     bool validityWatched() const;
     void setError(DistributedLock::Error e, const QString &message);
     void emitErrorLater(DistributedLock::Error e, const QString &message, bool acquireFailed);
+    // The last round's answers are kept as outcomes (serverOutcomes()); the round itself goes
+    // once every server answered.
     void trackRound(const std::shared_ptr<QuorumRound> &round);
     QString describeRound(const QuorumRound &round) const;
+    // A refused attempt that will be retried says why only when asked: the message is made
+    // from the outcomes on the first read of errorString (a waiting lock keeps no string).
+    QString notAcquired(const QuorumRound &round) const;
+    void materializeError() const;
     int jitteredRetryDelay() const;
     qint64 validityEndNs(qint64 startNs) const; // start + ttl - drift allowance
     void newToken();
@@ -118,7 +126,8 @@ public:
 
     DistributedLock::State state = DistributedLock::State::Unlocked;
     DistributedLock::Error error = DistributedLock::Error::NoError;
-    QString errorString;
+    mutable QString errorString;
+    mutable bool errorDeferred = false; // errorString is notAcquired() of the outcomes (materializeError())
     QByteArray token;
     qint64 fencingToken = -1;
     qint64 validUntilNs = 0;
@@ -139,7 +148,15 @@ public:
     LockTimer retryTimer { [this] { onRetryTimer(); } };
     LockTimer validityTickTimer { [this] { onValidityTick(); } };
     LockTimer watchTimer { [this] { onWatchTimer(); } }; // LockManagerPrivate::WatchDelayMs
-    std::shared_ptr<QuorumRound> lastRound;
+    struct Outcome
+    {
+        QuorumRound::Result result = QuorumRound::Result::Pending;
+        qint64 latencyNs = -1;
+        QString detail;
+    };
+    std::vector<Outcome> outcomes; // of the last tracked round, updated as its answers come
+    int outcomesQuorum = 0;
+    quint64 outcomesRound = 0;     // which tracked round they belong to
 
     // Waiting: one id per acquire() in the servers' queues, ordered by arrivalMs.
     QByteArray waiterId;

@@ -108,8 +108,7 @@ void DistributedLockPrivate::onAcquireDecided(QuorumRound &round, quint64 gen, q
             if (m && !m->identityConflict.isEmpty()) // the set turned out to list one server twice
                 d->attemptFailed(DistributedLock::Error::InvalidArgument, m->identityConflict, false);
             else
-                d->attemptFailed(errorFor(r), QStringLiteral("lock '%1' not acquired: %2")
-                                                      .arg(d->resources.join(u','), d->describeRound(r)), false);
+                d->attemptFailed(errorFor(r), QString(), false, &r);
         };
         // At once, on every server that did not refuse: a SET that is still on its way may
         // land. A refusal came from an atomic script (or SET NX) that set nothing of ours.
@@ -188,12 +187,13 @@ bool DistributedLockPrivate::retryAllowed(DistributedLock::Error e, int delayMs)
     return retries < 0 || used <= retries;
 }
 
-void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message, bool needsCleanup)
+void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QString &message, bool needsCleanup,
+                                          const QuorumRound *described)
 {
     if (needsCleanup)
         cleanup(token, false); // every server, also those that did not answer: their SET may still land
     ++generation;
-    qCDebug(lcLock).noquote() << message;
+    qCDebug(lcLock).noquote() << (described ? notAcquired(*described) : message);
     if (state != DistributedLock::State::Acquiring)
         return;
 
@@ -207,7 +207,10 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
         delay = int(std::min<qint64>(delay, leftMs));
     const bool again = retryAllowed(e, delay);
     if (again) {
-        errorString = message; // remembered, not yet reported: the next attempt may succeed
+        // Remembered, not yet reported: the next attempt may succeed. A refused round's
+        // description is made when somebody reads it (it is the outcomes kept of this round).
+        errorDeferred = described != nullptr;
+        errorString = described ? QString() : message;
         if (e == DistributedLock::Error::Conflict && pushEnabled()) {
             if (waitId == 0) {
                 // Subscribe, then try again as soon as the servers confirmed (or after a few
@@ -233,7 +236,7 @@ void DistributedLockPrivate::attemptFailed(DistributedLock::Error e, const QStri
     token.clear();
     Q_EMIT q->tokenChanged();
     setState(DistributedLock::State::Unlocked);
-    QString text = message;
+    QString text = described ? notAcquired(*described) : message;
     if (attempts > 1)
         text += QStringLiteral(" (gave up after %1 attempts in %2 ms)")
                         .arg(attempts)

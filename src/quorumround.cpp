@@ -36,9 +36,9 @@ void QuorumRound::record(int index, const RedisReply &reply, const QByteArray &s
     default: ++failed; break;
     }
     const bool complete = allAnswered();
+    if (onRecorded)
+        onRecorded(*this, index);
     if (decided) {
-        if (onLateReply)
-            onLateReply();
         if (complete && onComplete) {
             auto handler = std::move(onComplete);
             onComplete = nullptr;

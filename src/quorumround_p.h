@@ -59,7 +59,10 @@ public:
     int failed = 0;
     bool decided = false;
     std::function<void(QuorumRound &)> onDecided;
-    std::function<void()> onLateReply; // a server answered after the decision (diagnostics)
+    // Every recorded answer (index: the server), before the decision it may bring; a round
+    // that is still deciding calls it too. For observers that keep the outcome beyond the
+    // round's life (DistributedLock::serverOutcomes()).
+    std::function<void(const QuorumRound &, int index)> onRecorded;
     std::function<void(QuorumRound &)> onComplete; // every server answered (or timed out), after the decision
 
     void record(int index, const RedisReply &reply, const QByteArray &serverId);
