@@ -160,7 +160,7 @@ void DistributedLockPrivate::startProbe()
     wokenDuringAttempt = false;
     changedDuringLook = false;
     const quint64 gen = ++generation;
-    auto round = mp->probe(keys.first());
+    auto round = mp->probe(keys.constFirst());
     QPointer<DistributedLock> self(q);
     round->onDecided = [self, gen](QuorumRound &r) {
         if (self && self->d->generation == gen)
@@ -282,7 +282,7 @@ void DistributedLockPrivate::readWatchedKeys()
         return;
     }
     const quint64 gen = generation;
-    auto round = mp->readKey(keys.first());
+    auto round = mp->readKey(keys.constFirst());
     QPointer<DistributedLock> self(q);
     round->onDecided = [self, gen](QuorumRound &r) {
         if (!self || self->d->generation != gen)
