@@ -345,7 +345,6 @@ void DistributedLockPrivate::onManagerDestroyed()
 {
     waitId = 0; // the manager's notifier went with it
     watchId = 0;
-    waitWatchId = 0;
     watchTimer.stop();
     probing = false;
     subscribing = false;

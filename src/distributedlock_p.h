@@ -42,8 +42,8 @@ public:
     static QByteArray newWaiterId();
     void startWaiting();     // subscribes through the manager; the next attempt follows the confirmation
     void endWait();
-    // LockNotifier::Listener: the wait (waitId), and the watches of the keys waited for
-    // (waitWatchId) and of the held keys (watchId).
+    // LockNotifier::Listener: the wait (waitId, which also watches the keys waited for) and
+    // the watch of the held keys (watchId).
     void waitReady(quint64 id) override;
     void released(quint64 id, int server, const QByteArray &payload) override;
     void keysChanged(quint64 id, int server) override;
@@ -169,7 +169,6 @@ public:
     bool wokenDuringAttempt = false; // a release was published meanwhile: attempt at once
     bool changedDuringLook = false;  // the keys changed meanwhile: look again
     qint64 holderPttl = -1;       // from the last refused queued attempt (or probe)
-    quint64 waitWatchId = 0;      // the manager's watch on the keys waited for, 0: none
     bool probing = false;
     qint64 retryDueNs = 0;        // when retryTimer fires, while it is active
     // The servers whose release handed the keys to us since the last attempt: we attempt when

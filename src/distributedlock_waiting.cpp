@@ -28,14 +28,12 @@ void DistributedLockPrivate::startWaiting()
     otherTurnUntilNs = 0;
     if (waiterId.isEmpty())
         waiterId = newWaiterId();
-    // The keys are watched too (tracked once an attempt read them): a foreign client's
+    // The wait watches the keys too (tracked once an attempt read them): a foreign client's
     // release, a key that expires or is overwritten wakes us, though nothing is published.
-    // Before the wait: tracking goes on before the attempt that follows the confirmation.
-    // The notifier holds this as a plain pointer: both end before the lock is destroyed or
-    // changes managers.
+    // Tracking goes on before the attempt that follows the confirmation. The notifier holds
+    // this as a plain pointer: the wait ends before the lock is destroyed or changes managers.
     waitGeneration = generation;
-    waitWatchId = mp->notifier->addWatch(keys, this);
-    waitId = mp->notifier->addWait(LockManagerPrivate::channelsFor(keys), this);
+    waitId = mp->notifier->addWait(keys, this);
 }
 
 void DistributedLockPrivate::waitReady(quint64 id)
@@ -56,7 +54,7 @@ void DistributedLockPrivate::released(quint64 id, int server, const QByteArray &
 
 void DistributedLockPrivate::keysChanged(quint64 id, int)
 {
-    if (id == waitWatchId)
+    if (id == waitId)
         onWaitKeysChanged();
     else if (id == watchId)
         onKeysChanged();
@@ -78,9 +76,6 @@ void DistributedLockPrivate::endWait()
     subscribing = false;
     probing = false;
     LockManagerPrivate *mp = managerPrivate();
-    if (waitWatchId != 0 && mp)
-        mp->notifier->removeWatch(waitWatchId);
-    waitWatchId = 0;
     if (waitId == 0)
         return;
     if (mp)

@@ -36,7 +36,7 @@ QPointer<LockManager> &defaultInstance()
 
 LockManagerPrivate::LockManagerPrivate(LockManager *q)
     : q(q),
-      notifier(q ? new LockNotifier : nullptr),
+      notifier(q ? new LockNotifier(QByteArray(ReleaseChannelSuffix)) : nullptr),
       acquireMultiScript(LockScripts::acquireMulti()),
       acquireFencedScript(LockScripts::acquireFenced()),
       raiseFenceScript(LockScripts::raiseFence()),
@@ -315,15 +315,6 @@ QList<QByteArray> LockManagerPrivate::withQueues(const QList<QByteArray> &keys)
 QByteArray LockManagerPrivate::releaseChannel(const QByteArray &key)
 {
     return key + ReleaseChannelSuffix;
-}
-
-QList<QByteArray> LockManagerPrivate::channelsFor(const QList<QByteArray> &keys)
-{
-    QList<QByteArray> channels;
-    channels.reserve(keys.size());
-    for (const QByteArray &k : keys)
-        channels.append(releaseChannel(k));
-    return channels;
 }
 
 void LockManagerPrivate::startInspection(LockInspection *job, const QString &resource)

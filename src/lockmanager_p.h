@@ -104,10 +104,9 @@ public:
     QList<QByteArray> releaseArgs(const QByteArray &token, const QByteArray &leavingWaiter) const;
     // The channel a release of a lock key is published on: the key + ":released", so under
     // the key prefix (one ACL pattern covers keys and channels). The release script is built
-    // with this suffix; the operator's release (forceRelease) is given it as an argument.
+    // with this suffix, the notifier is given it, and so is the operator's release (forceRelease).
     static constexpr const char ReleaseChannelSuffix[] = ":released";
     static QByteArray releaseChannel(const QByteArray &key);
-    static QList<QByteArray> channelsFor(const QList<QByteArray> &keys);
     // A scheduled job's occurrence is locked as the resource <resource>:at:<ms> (ms since the
     // epoch, UTC, of the occurrence's instant), so that every instance derives the same key.
     static QString occurrenceResource(const QString &resource, qint64 occurrenceMs);

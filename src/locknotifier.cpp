@@ -23,7 +23,10 @@ bool isConfirmation(const RedisReply &reply, const char *kind, const QByteArray 
 }
 } // namespace
 
-LockNotifier::LockNotifier(QObject *parent) : QObject(parent) { }
+LockNotifier::LockNotifier(const QByteArray &channelSuffix, QObject *parent)
+    : QObject(parent), m_channelSuffix(channelSuffix)
+{
+}
 
 LockNotifier::~LockNotifier()
 {
@@ -65,20 +68,22 @@ void LockNotifier::setServers(const std::vector<RedisConnection *> &mains, const
                 m_servers[size_t(index)].tracking = false;
         });
         connect(s.main, &RedisConnection::ready, this, [this, index] {
-            if (m_watches.empty() || size_t(index) >= m_servers.size())
+            if (!watching() || size_t(index) >= m_servers.size())
                 return;
             startTracking(index);
             notifyWatches(index, nullptr);
         });
     }
     // The channels are subscribed anew on the new servers.
-    for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
+    for (auto it = m_keys.begin(); it != m_keys.end(); ++it) {
+        if (!it->subscribed())
+            continue;
         it->resetState(m_servers.size());
         it->generation = ++m_generations;
         for (int i = 0; i < int(m_servers.size()); ++i)
             subscribe(it.key(), it.value(), i);
     }
-    for (int i = 0; i < int(m_servers.size()) && !m_watches.empty(); ++i)
+    for (int i = 0; i < int(m_servers.size()) && watching(); ++i)
         startTracking(i);
 }
 
@@ -89,8 +94,10 @@ void LockNotifier::setEnabled(bool on)
     m_enabled = on;
     if (!on) {
         // Waits and watches stay (their owners end them); nothing is listened to any more.
-        for (auto it = m_channels.begin(); it != m_channels.end(); ++it)
-            it->resetState(m_servers.size());
+        for (auto it = m_keys.begin(); it != m_keys.end(); ++it) {
+            if (it->subscribed())
+                it->resetState(m_servers.size());
+        }
         closeSubscribers();
         const std::vector<quint64> ids = [this] {
             std::vector<quint64> v;
@@ -139,7 +146,7 @@ void LockNotifier::requestClientId(int index)
         }
         if (r.ok() && r.value.type == RedisValue::Type::Integer) {
             m_servers[size_t(index)].subscriberId = r.value.integer;
-            if (!m_watches.empty())
+            if (watching())
                 startTracking(index);
         } else if (r.ok() || r.failure == RedisFailure::Auth) {
             denied(index, QStringLiteral("CLIENT TRACKING"),
@@ -148,40 +155,41 @@ void LockNotifier::requestClientId(int index)
     });
 }
 
-void LockNotifier::subscribe(const QByteArray &name, Channel &channel, int index)
+void LockNotifier::subscribe(const QByteArray &key, Key &entry, int index)
 {
     Server &s = m_servers[size_t(index)];
     if (!m_enabled || s.subscribeDenied) {
-        channel.state[index] = Sub::Failed;
+        entry.state[index] = Sub::Failed;
         return;
     }
-    channel.state[index] = Sub::Pending;
-    const quint32 generation = channel.generation;
+    entry.state[index] = Sub::Pending;
+    const quint32 generation = entry.generation;
     RedisConnection *c = subscriberFor(index);
     if (!s.idRequested) // the connection is being made anew: CLIENT ID before any SUBSCRIBE
         requestClientId(index);
     const quint32 epoch = s.epoch;
-    c->send({ QByteArrayLiteral("SUBSCRIBE"), name }, [this, name, generation, index, epoch](const RedisReply &reply) {
-        onSubscribed(name, generation, index, epoch, reply);
-    });
+    c->send({ QByteArrayLiteral("SUBSCRIBE"), channelOf(key) },
+            [this, key, generation, index, epoch](const RedisReply &reply) {
+                onSubscribed(key, generation, index, epoch, reply);
+            });
 }
 
-void LockNotifier::onSubscribed(const QByteArray &name, quint32 generation, int index, quint32 epoch,
+void LockNotifier::onSubscribed(const QByteArray &key, quint32 generation, int index, quint32 epoch,
                                 const RedisReply &reply)
 {
-    auto it = m_channels.find(name);
-    if (it == m_channels.end() || it->generation != generation || index >= int(it->state.size())
+    auto it = m_keys.find(key);
+    if (it == m_keys.end() || !it->subscribed() || it->generation != generation || index >= int(it->state.size())
         || size_t(index) >= m_servers.size() || m_servers[size_t(index)].epoch != epoch)
         return;
-    const bool ok = isConfirmation(reply, "subscribe", name);
+    const bool ok = isConfirmation(reply, "subscribe", channelOf(key));
     it->state[index] = ok ? Sub::Subscribed : Sub::Failed;
     // The server answered, and not with a confirmation: an ACL, or a server without the command.
     if (!ok && (reply.ok() || reply.failure == RedisFailure::Auth))
         denied(index, QStringLiteral("SUBSCRIBE"), reply.errorString.isEmpty() ? QString::fromUtf8(reply.value.string)
                                                                                : reply.errorString);
-    const std::vector<quint64> waits(it->waits.cbegin(), it->waits.cend());
-    for (quint64 id : waits)
-        checkReady(id);
+    const std::vector<quint64> ids(it->ids.cbegin(), it->ids.cend());
+    for (quint64 id : ids)
+        checkReady(id); // the waits among them
 }
 
 void LockNotifier::denied(int index, const QString &what, const QString &why)
@@ -205,9 +213,9 @@ void LockNotifier::checkReady(quint64 id)
     if (w == m_waits.end() || w->second.readySent)
         return;
     if (m_enabled) {
-        for (const QByteArray &name : std::as_const(w->second.channels)) {
-            const auto c = m_channels.constFind(name);
-            if (c == m_channels.constEnd())
+        for (const QByteArray &key : std::as_const(w->second.keys)) {
+            const auto c = m_keys.constFind(key);
+            if (c == m_keys.constEnd())
                 continue;
             for (Sub s : c->state) {
                 if (s == Sub::Pending)
@@ -227,20 +235,15 @@ void LockNotifier::checkReady(quint64 id)
             Qt::QueuedConnection);
 }
 
-quint64 LockNotifier::addWait(const QList<QByteArray> &channels, Listener *listener)
+quint64 LockNotifier::addWait(const QList<QByteArray> &keys, Listener *listener)
 {
     const quint64 id = ++m_nextId;
-    m_waits.emplace(id, Wait { channels, listener, false });
-    for (const QByteArray &name : channels) {
-        auto it = m_channels.find(name);
-        if (it == m_channels.end()) {
-            it = m_channels.insert(name, Channel());
-            it->resetState(m_servers.size());
-            it->generation = ++m_generations;
-            for (int i = 0; i < int(m_servers.size()); ++i)
-                subscribe(name, it.value(), i);
-        }
-        it->waits.push_back(id);
+    const bool first = !watching();
+    m_waits.emplace(id, Wait { keys, listener, false });
+    addListener(id, keys, true);
+    if (first && m_enabled) { // before the attempt that follows waitReady(): that one is tracked
+        for (int i = 0; i < int(m_servers.size()); ++i)
+            startTracking(i);
     }
     checkReady(id);
     return id;
@@ -251,22 +254,7 @@ void LockNotifier::removeWait(quint64 id)
     const auto w = m_waits.find(id);
     if (w == m_waits.end())
         return;
-    for (const QByteArray &name : std::as_const(w->second.channels)) {
-        auto it = m_channels.find(name);
-        if (it == m_channels.end())
-            continue;
-        auto &ids = it->waits;
-        ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-        if (!ids.empty())
-            continue;
-        // Nobody waits on it any more: unsubscribe where it was (or is being) subscribed.
-        for (int i = 0; i < int(it->state.size()); ++i) {
-            RedisConnection *c = m_servers[size_t(i)].subscriber;
-            if (c && it->state[i] != Sub::Failed)
-                c->send({ QByteArrayLiteral("UNSUBSCRIBE"), name }, [](const RedisReply &) { });
-        }
-        m_channels.erase(it);
-    }
+    removeListener(id, w->second.keys, true);
     m_waits.erase(w);
     scheduleIdleCheck();
 }
@@ -274,15 +262,66 @@ void LockNotifier::removeWait(quint64 id)
 quint64 LockNotifier::addWatch(const QList<QByteArray> &keys, Listener *listener)
 {
     const quint64 id = ++m_nextId;
-    const bool first = m_watches.empty();
+    const bool first = !watching();
     m_watches.emplace(id, Watch { keys, listener });
-    for (const QByteArray &k : keys)
-        m_watchedKeys[k].push_back(id);
+    addListener(id, keys, false);
     if (first && m_enabled) {
         for (int i = 0; i < int(m_servers.size()); ++i)
             startTracking(i);
     }
     return id;
+}
+
+void LockNotifier::removeWatch(quint64 id)
+{
+    const auto w = m_watches.find(id);
+    if (w == m_watches.end())
+        return;
+    removeListener(id, w->second.keys, false);
+    m_watches.erase(w);
+    scheduleIdleCheck();
+}
+
+void LockNotifier::addListener(quint64 id, const QList<QByteArray> &keys, bool wait)
+{
+    for (const QByteArray &k : keys) {
+        Key &entry = m_keys[k];
+        entry.ids.push_back(id);
+        if (!wait || entry.waits++ > 0)
+            continue;
+        // The first wait on this key: its channel is subscribed everywhere.
+        ++m_channelCount;
+        entry.resetState(m_servers.size());
+        entry.generation = ++m_generations;
+        for (int i = 0; i < int(m_servers.size()); ++i)
+            subscribe(k, entry, i);
+    }
+}
+
+void LockNotifier::removeListener(quint64 id, const QList<QByteArray> &keys, bool wait)
+{
+    for (const QByteArray &k : keys) {
+        auto it = m_keys.find(k);
+        if (it == m_keys.end())
+            continue;
+        auto &ids = it->ids;
+        const auto one = std::find(ids.begin(), ids.end(), id); // one per occurrence of the key
+        if (one != ids.end())
+            ids.erase(one);
+        if (wait && it->waits > 0 && --it->waits == 0) {
+            // Nobody waits on it any more: unsubscribe where it was (or is being) subscribed.
+            --m_channelCount;
+            for (int i = 0; i < int(it->state.size()); ++i) {
+                RedisConnection *c = m_servers[size_t(i)].subscriber;
+                if (c && it->state[i] != Sub::Failed)
+                    c->send({ QByteArrayLiteral("UNSUBSCRIBE"), channelOf(k) }, [](const RedisReply &) { });
+            }
+            it->state.clear();
+            it->generation = ++m_generations; // a confirmation still due is stale
+        }
+        if (ids.empty())
+            m_keys.erase(it);
+    }
 }
 
 bool LockNotifier::covers(quint64 waitId, int index) const
@@ -293,29 +332,12 @@ bool LockNotifier::covers(quint64 waitId, int index) const
     const Server &s = m_servers[size_t(index)];
     if (!s.tracking || s.trackingDenied || s.subscribeDenied)
         return false;
-    for (const QByteArray &name : std::as_const(w->second.channels)) {
-        const auto c = m_channels.constFind(name);
-        if (c == m_channels.constEnd() || index >= int(c->state.size()) || c->state[index] != Sub::Subscribed)
+    for (const QByteArray &key : std::as_const(w->second.keys)) {
+        const auto c = m_keys.constFind(key);
+        if (c == m_keys.constEnd() || index >= int(c->state.size()) || c->state[index] != Sub::Subscribed)
             return false;
     }
     return true;
-}
-
-void LockNotifier::removeWatch(quint64 id)
-{
-    const auto w = m_watches.find(id);
-    if (w == m_watches.end())
-        return;
-    for (const QByteArray &k : std::as_const(w->second.keys)) {
-        auto it = m_watchedKeys.find(k);
-        if (it == m_watchedKeys.end())
-            continue;
-        it->erase(std::remove(it->begin(), it->end(), id), it->end());
-        if (it->empty())
-            m_watchedKeys.erase(it);
-    }
-    m_watches.erase(w);
-    scheduleIdleCheck();
 }
 
 void LockNotifier::startTracking(int index)
@@ -355,19 +377,26 @@ void LockNotifier::notifyWatches(int index, const QByteArray *key)
 {
     std::vector<quint64> ids;
     if (key) {
-        const auto it = m_watchedKeys.constFind(*key);
-        if (it == m_watchedKeys.constEnd())
+        const auto it = m_keys.constFind(*key);
+        if (it == m_keys.constEnd())
             return;
-        ids = *it;
+        ids.assign(it->ids.cbegin(), it->ids.cend());
     } else {
         for (const auto &w : m_watches)
             ids.push_back(w.first);
+        for (const auto &w : m_waits)
+            ids.push_back(w.first);
     }
-    for (quint64 id : ids) {
-        const auto w = m_watches.find(id);
-        if (w != m_watches.end())
-            w->second.listener->keysChanged(id, index);
-    }
+    for (quint64 id : ids) // a listener may end its own or others' waits and watches
+        keysChanged(id, index);
+}
+
+void LockNotifier::keysChanged(quint64 id, int index)
+{
+    if (const auto w = m_watches.find(id); w != m_watches.end())
+        w->second.listener->keysChanged(id, index);
+    else if (const auto v = m_waits.find(id); v != m_waits.end())
+        v->second.listener->keysChanged(id, index);
 }
 
 void LockNotifier::onMessage(int index, const RedisValue &message)
@@ -383,10 +412,14 @@ void LockNotifier::onMessage(int index, const RedisValue &message)
             notifyWatches(index, &key.string);
         return;
     }
-    const auto it = m_channels.constFind(channel);
-    if (it == m_channels.constEnd())
+    if (!channel.endsWith(m_channelSuffix))
         return;
-    const std::vector<quint64> ids(it->waits.cbegin(), it->waits.cend());
+    // The key, without a copy: the channel's bytes live as long as the message.
+    const QByteArray key = QByteArray::fromRawData(channel.constData(), channel.size() - m_channelSuffix.size());
+    const auto it = m_keys.constFind(key);
+    if (it == m_keys.constEnd() || !it->subscribed())
+        return;
+    const std::vector<quint64> ids(it->ids.cbegin(), it->ids.cend());
     for (quint64 id : ids) {
         const auto w = m_waits.find(id);
         if (w != m_waits.end())
@@ -402,8 +435,8 @@ void LockNotifier::onSubscriberLost(int index)
     s.subscriberId = -1;
     s.idRequested = false;
     s.epoch = ++m_generations; // replies still due belong to the old connection
-    for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        if (index < int(it->state.size()))
+    for (auto it = m_keys.begin(); it != m_keys.end(); ++it) {
+        if (it->subscribed() && index < int(it->state.size()))
             it->state[index] = Sub::Failed;
     }
     const std::vector<quint64> ids = [this] {
@@ -426,8 +459,8 @@ void LockNotifier::onSubscriberReady(int index)
     // is not subscribed here. The first connection's commands were queued in that order.
     if (!s.idRequested)
         requestClientId(index);
-    for (auto it = m_channels.begin(); it != m_channels.end(); ++it) {
-        if (index < int(it->state.size()) && it->state[index] == Sub::Failed)
+    for (auto it = m_keys.begin(); it != m_keys.end(); ++it) {
+        if (it->subscribed() && index < int(it->state.size()) && it->state[index] == Sub::Failed)
             subscribe(it.key(), it.value(), index);
     }
     if (!missed)
@@ -445,7 +478,7 @@ void LockNotifier::onSubscriberReady(int index)
 
 void LockNotifier::scheduleIdleCheck()
 {
-    if (m_idleCheckQueued || !m_channels.isEmpty() || !m_watches.empty())
+    if (m_idleCheckQueued || watching())
         return;
     m_idleCheckQueued = true;
     QTimer::singleShot(IdleCloseMs, this, [this] {
@@ -456,7 +489,7 @@ void LockNotifier::scheduleIdleCheck()
 
 void LockNotifier::closeIfIdle()
 {
-    if (m_channels.isEmpty() && m_watches.empty())
+    if (!watching())
         closeSubscribers();
 }
 

@@ -4,15 +4,18 @@
 
 // LockNotifier: the manager's push side. One subscriber connection per server, opened only
 // while something waits or is watched, shared by every lock of the manager:
-//  - waits: release channels (LockManagerPrivate::releaseChannel()) subscribed with SUBSCRIBE,
-//    one channel per command; a `message` on a channel wakes the waits on it;
+//  - waits: on lock keys, whose release channels (the key + the channel suffix the manager
+//    gives, LockManagerPrivate::releaseChannel()) are subscribed with SUBSCRIBE, one channel
+//    per command; a `message` on a channel wakes the waits on its key. A wait also watches
+//    its keys (below): a change to a key waited for may let the waiter in;
 //  - watches: keys of held (or waited-for) locks; the main connections send their
 //    invalidations here (CLIENT TRACKING ON REDIRECT <this connection's id> NOLOOP, default
 //    mode: a key is tracked once the main connection read it, until it changes, so a watch's
 //    owner reads its keys after tracking went on and again after every change; every write
 //    of its own drops the key too), and a watch hears of every invalidation of its keys, and
 //    of every (re)start of tracking on a server: changes before it were not reported.
-// Knows channels, keys and callbacks; nothing about locks. When a server refuses SUBSCRIBE or
+// One table by key serves both (a waiting lock costs one entry, shared with the other locks
+// of the manager on that key). Knows channels, keys and listeners; nothing about locks. When a server refuses SUBSCRIBE or
 // CLIENT (ACL, an old server) that server is left to polling, said once at warning level.
 #pragma once
 
@@ -55,7 +58,8 @@ public:
     // The channel of key invalidations (RESP2 client tracking with REDIRECT).
     static constexpr const char InvalidateChannel[] = "__redis__:invalidate";
 
-    explicit LockNotifier(QObject *parent = nullptr);
+    // channelSuffix: a key's release channel is the key followed by it.
+    explicit LockNotifier(const QByteArray &channelSuffix, QObject *parent = nullptr);
     ~LockNotifier() override;
 
     // The main connections, for CLIENT TRACKING; the subscriber connections use the same
@@ -65,10 +69,12 @@ public:
     void setEnabled(bool on);
     bool isEnabled() const { return m_enabled; }
 
-    // A wait on channels. ready() runs once, through the event loop, when every server has
-    // confirmed or refused every channel's subscription; wake() on every release published on
-    // one of them, and with an empty payload when a subscriber connection came back.
-    quint64 addWait(const QList<QByteArray> &channels, Listener *listener);
+    // A wait on keys. waitReady() runs once, through the event loop, when every server has
+    // confirmed or refused every key's channel subscription; released() on every release
+    // published on one of them, and with an empty payload when a subscriber connection came
+    // back; keysChanged() as for a watch on the keys (tracking goes on before the channels are
+    // subscribed, so before the attempt that follows waitReady()).
+    quint64 addWait(const QList<QByteArray> &keys, Listener *listener);
     void removeWait(quint64 id);
 
     // A watch on held keys: changed(server) on every invalidation of one of them on that
@@ -83,20 +89,23 @@ public:
     int serverCount() const { return int(m_servers.size()); }
 
     // For tests and diagnostics.
-    int channelCount() const { return int(m_channels.size()); }
+    int channelCount() const { return m_channelCount; }
     int waitCount() const { return int(m_waits.size()); }
     int watchCount() const { return int(m_watches.size()); }
     int openConnections() const;
 
 private:
     enum class Sub : quint8 { Pending, Subscribed, Failed };
-    struct Channel
+    // What listens on one key: waits (its release channel is subscribed while there is one)
+    // and watches. Inline for the common case (one lock, up to eight servers): no blocks of
+    // their own beside the hash's node.
+    struct Key
     {
-        // Inline for the common case (one waiting lock, up to eight servers): no blocks of
-        // their own beside the hash's node.
-        QVarLengthArray<quint64, 1> waits;
-        QVarLengthArray<Sub, 8> state; // per server
-        quint32 generation = 0; // this incarnation of the channel (names come back)
+        QVarLengthArray<quint64, 1> ids; // waits and watches
+        QVarLengthArray<Sub, 8> state;   // of the channel, per server (while waits > 0)
+        quint32 generation = 0;          // this incarnation of the channel (names come back)
+        quint32 waits = 0;
+        bool subscribed() const { return waits > 0; }
         void resetState(size_t servers)
         {
             state.clear();
@@ -105,7 +114,7 @@ private:
     };
     struct Wait
     {
-        QList<QByteArray> channels;
+        QList<QByteArray> keys;
         Listener *listener = nullptr;
         bool readySent = false;
     };
@@ -129,14 +138,19 @@ private:
 
     RedisConnection *subscriberFor(int server);
     void requestClientId(int server); // the redirect target of CLIENT TRACKING
-    void subscribe(const QByteArray &name, Channel &channel, int server);
-    void onSubscribed(const QByteArray &name, quint32 generation, int server, quint32 epoch, const RedisReply &reply);
+    QByteArray channelOf(const QByteArray &key) const { return key + m_channelSuffix; }
+    bool watching() const { return !m_watches.empty() || !m_waits.empty(); } // tracking is wanted
+    void addListener(quint64 id, const QList<QByteArray> &keys, bool wait);
+    void removeListener(quint64 id, const QList<QByteArray> &keys, bool wait);
+    void subscribe(const QByteArray &key, Key &entry, int server);
+    void onSubscribed(const QByteArray &key, quint32 generation, int server, quint32 epoch, const RedisReply &reply);
     void checkReady(quint64 waitId);
     void onMessage(int server, const RedisValue &message);
     void onSubscriberReady(int server);
     void onSubscriberLost(int server);
     void startTracking(int server);
-    void notifyWatches(int server, const QByteArray *key);
+    void notifyWatches(int server, const QByteArray *key); // and the waits: their keys may have changed
+    void keysChanged(quint64 id, int server);
     void denied(int server, const QString &what, const QString &why);
     void scheduleIdleCheck();
     void closeIfIdle();
@@ -144,12 +158,13 @@ private:
 
     bool m_enabled = true;
     bool m_idleCheckQueued = false;
+    int m_channelCount = 0; // keys with a wait
+    const QByteArray m_channelSuffix;
     RedisConnection::Options m_options;
     std::vector<Server> m_servers;
-    QHash<QByteArray, Channel> m_channels;
+    QHash<QByteArray, Key> m_keys;
     std::unordered_map<quint64, Wait> m_waits;
     std::unordered_map<quint64, Watch> m_watches;
-    QHash<QByteArray, std::vector<quint64>> m_watchedKeys;
     quint64 m_nextId = 0;
     quint32 m_generations = 0; // channel incarnations and subscriber connection lives
 };
