@@ -46,12 +46,12 @@ public:
     // the watch of the held keys (watchId).
     void waitReady(quint64 id) override;
     void released(quint64 id, int server, const QByteArray &payload) override;
-    void keysChanged(quint64 id, int server) override;
+    void keysChanged(quint64 id, int server, bool written) override;
     void onWake(int server, const QByteArray &payload);
     int handoffQuorum() const; // publishes of our turn worth waiting for before the attempt
     void startWatch();       // a held lock hears of changes to its keys
     void endWatch();
-    void onKeysChanged();
+    void onKeysChanged(bool written = false); // written: see LockNotifier::Listener::keysChanged()
     // Reads the held keys once (client tracking watches a key once the connection read it;
     // our own SET did not count) and re-checks if one no longer holds our token.
     void readWatchedKeys();
@@ -183,6 +183,7 @@ public:
     quint64 watchId = 0;
     bool checking = false;
     bool recheck = false;
+    bool recheckWritten = false; // a change while checking was a reported write
 };
 
 } // namespace QRedlock

@@ -52,12 +52,12 @@ void DistributedLockPrivate::released(quint64 id, int server, const QByteArray &
         onWake(server, payload);
 }
 
-void DistributedLockPrivate::keysChanged(quint64 id, int)
+void DistributedLockPrivate::keysChanged(quint64 id, int, bool written)
 {
     if (id == waitId)
         onWaitKeysChanged();
     else if (id == watchId)
-        onKeysChanged();
+        onKeysChanged(written);
 }
 
 QByteArray DistributedLockPrivate::newWaiterId()
@@ -291,12 +291,13 @@ void DistributedLockPrivate::readWatchedKeys()
     };
 }
 
-void DistributedLockPrivate::onKeysChanged()
+void DistributedLockPrivate::onKeysChanged(bool written)
 {
     if (state != DistributedLock::State::Locked)
         return;
     if (checking) {
         recheck = true; // the change may have come after that round read the keys
+        recheckWritten = recheckWritten || written;
         return;
     }
     LockManagerPrivate *mp = managerPrivate();
@@ -304,10 +305,11 @@ void DistributedLockPrivate::onKeysChanged()
         return;
     checking = true;
     recheck = false;
+    recheckWritten = false;
     const quint64 gen = generation;
     auto round = mp->check(keys, token);
     QPointer<DistributedLock> self(q);
-    round->onDecided = [self, gen](QuorumRound &r) {
+    round->onDecided = [self, gen, written](QuorumRound &r) {
         if (!self || self->d->generation != gen)
             return;
         DistributedLockPrivate *d = self->d.get();
@@ -316,9 +318,12 @@ void DistributedLockPrivate::onKeysChanged()
             return;
         // Some keys gone but a quorum still confirms ours: a renewed lock repairs at once (an
         // extension re-creates keys lost with a restarted server), so that in a rolling restart
-        // the first server is repaired before the second goes down. Without a quorum the lock
-        // is lost below, and nothing is re-created (an operator's forceRelease stays done).
-        if (r.refused > 0 && r.refused <= r.size() - r.quorum && d->autoExtend) {
+        // the first server is repaired before the second goes down. Not when a live server
+        // reported the write (written): that is another client's, such as an operator's
+        // release reaching the servers one after another, which a repair of each in turn
+        // would undo for good; the next extension repairs it if the quorum lasts. Without a
+        // quorum the lock is lost below, and nothing is re-created.
+        if (r.refused > 0 && r.refused <= r.size() - r.quorum && d->autoExtend && !written) {
             d->startExtension();
             return;
         }
@@ -330,7 +335,7 @@ void DistributedLockPrivate::onKeysChanged()
             return;
         }
         if (d->recheck)
-            d->onKeysChanged();
+            d->onKeysChanged(d->recheckWritten);
     };
 }
 

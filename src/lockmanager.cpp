@@ -45,7 +45,8 @@ LockManagerPrivate::LockManagerPrivate(LockManager *q)
       inspectScript(LockScripts::inspect()),
       forceReleaseScript(LockScripts::forceRelease()),
       acquireQueuedScript(LockScripts::acquireQueued()),
-      checkScript(LockScripts::check())
+      checkScript(LockScripts::check()),
+      deleteOwnScript(LockScripts::deleteOwn())
 {
 }
 
@@ -251,7 +252,7 @@ void LockManagerPrivate::releaseOn(const QList<QByteArray> &keys, const QByteArr
         return;
     auto round = std::make_shared<QuorumRound>(int(some.size()), int(some.size()), QuorumRound::Mode::All,
                                                classifyRelease);
-    QuorumRound::startScript(round, some, releaseScript, keys, releaseArgs(token, QByteArray()), serverTimeout);
+    QuorumRound::startScript(round, some, deleteOwnScript, keys, { token }, serverTimeout);
 }
 
 std::shared_ptr<QuorumRound> LockManagerPrivate::acquireQueued(const QList<QByteArray> &keys, const QByteArray &token,

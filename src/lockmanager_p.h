@@ -137,7 +137,8 @@ public:
     // A held lock's first read of its key, which client tracking needs.
     std::shared_ptr<QuorumRound> readKey(const QByteArray &key);
     // The cleanup of a failed attempt, sent only to the servers with send[i] (those that
-    // did not refuse: a refusing server's script set nothing of ours). Fire and forget.
+    // did not refuse: a refusing server's script set nothing of ours). Fire and forget. Too
+    // few granted for a quorum, so what it frees is not handed to a waiter (deleteOwn()).
     void releaseOn(const QList<QByteArray> &keys, const QByteArray &token, const std::vector<bool> &send);
 
     // The job record (jobrecord.cpp). The write needs a quorum of servers on which the lock
@@ -215,6 +216,7 @@ public:
     const RedisScript forceReleaseScript;
     const RedisScript acquireQueuedScript;
     const RedisScript checkScript;
+    const RedisScript deleteOwnScript;
 };
 
 } // namespace QRedlock

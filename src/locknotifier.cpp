@@ -388,15 +388,15 @@ void LockNotifier::notifyWatches(int index, const QByteArray *key)
             ids.push_back(w.first);
     }
     for (quint64 id : ids) // a listener may end its own or others' waits and watches
-        keysChanged(id, index);
+        keysChanged(id, index, key != nullptr);
 }
 
-void LockNotifier::keysChanged(quint64 id, int index)
+void LockNotifier::keysChanged(quint64 id, int index, bool written)
 {
     if (const auto w = m_watches.find(id); w != m_watches.end())
-        w->second.listener->keysChanged(id, index);
+        w->second.listener->keysChanged(id, index, written);
     else if (const auto v = m_waits.find(id); v != m_waits.end())
-        v->second.listener->keysChanged(id, index);
+        v->second.listener->keysChanged(id, index, written);
 }
 
 void LockNotifier::onMessage(int index, const RedisValue &message)

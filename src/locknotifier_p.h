@@ -48,8 +48,11 @@ public:
         // connection heard it; payload: the waiter it was handed to), or, with an empty
         // payload, a subscriber connection came back and a release may have been missed.
         virtual void released(quint64 waitId, int server, const QByteArray &payload) = 0;
-        // The watch's keys may have changed on that server.
-        virtual void keysChanged(quint64 watchId, int server) = 0;
+        // The watch's keys may have changed on that server. written: that server reported a
+        // write to one of them (another client's DEL or SET, an expiry): it is up and kept its
+        // data. Otherwise tracking (re)started or the data was flushed: changes before it went
+        // unreported, and the server may have restarted without its data.
+        virtual void keysChanged(quint64 watchId, int server, bool written) = 0;
 
     protected:
         ~Listener() = default;
@@ -150,7 +153,7 @@ private:
     void onSubscriberLost(int server);
     void startTracking(int server);
     void notifyWatches(int server, const QByteArray *key); // and the waits: their keys may have changed
-    void keysChanged(quint64 id, int server);
+    void keysChanged(quint64 id, int server, bool written);
     void denied(int server, const QString &what, const QString &why);
     void scheduleIdleCheck();
     void closeIfIdle();

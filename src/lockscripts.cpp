@@ -227,6 +227,21 @@ end
 return count
 )lua";
 
+// Compare-and-DEL alone, for the cleanup of an attempt that a minority granted: those keys are
+// no handoff (handing them to the next waiter sent it after a quorum it could not have, whose
+// cleanup handed them on again: a chain of split rounds through the whole queue). Returns how
+// many keys were ours and are now gone.
+const char DeleteOwnLua[] = R"lua(
+local count = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    count = count + 1
+  end
+end
+return count
+)lua";
+
 // The holder's re-check after a change was reported: 1 while every key holds our token.
 const char CheckLua[] = R"lua(
 for i = 1, #KEYS do
@@ -288,5 +303,6 @@ QByteArray inspect() { return QByteArray(InspectLua); }
 QByteArray forceRelease() { return QByteArray(ForceReleaseLua); }
 QByteArray acquireQueued() { return withHandoffPrefix(QByteArray(HandoffLua).append(AcquireQueuedLua)); }
 QByteArray check() { return QByteArray(CheckLua); }
+QByteArray deleteOwn() { return QByteArray(DeleteOwnLua); }
 
 } // namespace QRedlock::LockScripts

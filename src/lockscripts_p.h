@@ -20,5 +20,6 @@ QByteArray inspect();       // {kind, value, pttl, counter}
 QByteArray forceRelease();  // an operator's release
 QByteArray acquireQueued(); // a waiter's attempt: take the keys, or queue
 QByteArray check();         // 1 while every key holds our token
+QByteArray deleteOwn();     // compare-and-DEL without the handoff (a minority's cleanup)
 
 } // namespace QRedlock::LockScripts
